@@ -1,0 +1,3 @@
+module tcplab
+
+go 1.26

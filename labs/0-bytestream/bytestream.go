@@ -1,0 +1,150 @@
+// Package bytestream is lab 0: a bounded, in-memory pipe of bytes.
+//
+// A ByteStream has one writer and one reader. The writer pushes bytes until
+// the stream holds Capacity bytes; the reader peeks and pops them in order.
+// Every later lab is built on it: the reassembler writes the bytes it puts in
+// order into one, and the sender reads the bytes it sends out of one.
+//
+// Writer and Reader are two views of the same ByteStream (converted
+// pointers, so asking for a view costs nothing). The stream is not safe for
+// concurrent use: in tcplab one goroutine owns each connection.
+package bytestream
+
+// ByteStream is a bounded pipe of bytes held in a ring buffer.
+type ByteStream struct {
+	capacity uint64
+	//lab:solution begin
+	// buf is the ring: byte number i of the stream (counting every byte
+	// ever pushed) lives at buf[i % capacity] while it is buffered.
+	buf    []byte
+	pushed uint64 // bytes ever pushed
+	popped uint64 // bytes ever popped
+	//lab:solution end
+	closed bool
+	err    bool
+}
+
+// Writer is the writing end of a ByteStream.
+type Writer ByteStream
+
+// Reader is the reading end of a ByteStream.
+type Reader ByteStream
+
+// New returns an empty stream that buffers at most capacity bytes.
+func New(capacity uint64) *ByteStream {
+	//lab:solution begin
+	return &ByteStream{capacity: capacity, buf: make([]byte, capacity)}
+	//lab:solution end
+}
+
+// Writer returns the stream's writing end.
+func (s *ByteStream) Writer() *Writer { return (*Writer)(s) }
+
+// Reader returns the stream's reading end.
+func (s *ByteStream) Reader() *Reader { return (*Reader)(s) }
+
+// Capacity is the most bytes the stream can buffer at once.
+func (s *ByteStream) Capacity() uint64 { return s.capacity }
+
+// Push appends as much of data as there is room for; the rest is dropped.
+// Pushing to a closed stream does nothing.
+func (w *Writer) Push(data []byte) {
+	//lab:solution begin
+	if w.closed {
+		return
+	}
+	n := min(uint64(len(data)), w.AvailableCapacity())
+	if n == 0 {
+		return
+	}
+	// At most two copies: up to the end of the ring, then from its start.
+	at := w.pushed % w.capacity
+	c := copy(w.buf[at:], data[:n])
+	copy(w.buf, data[c:n])
+	w.pushed += n
+	//lab:solution end
+}
+
+// Close signals that no more bytes will be pushed.
+func (w *Writer) Close() {
+	//lab:solution begin
+	w.closed = true
+	//lab:solution end
+}
+
+// SetError marks the stream as failed (a reset, in TCP terms).
+func (w *Writer) SetError() { w.err = true }
+
+// IsClosed reports whether Close was called.
+func (w *Writer) IsClosed() bool {
+	//lab:solution begin
+	return w.closed
+	//lab:solution end
+}
+
+// HasError reports whether the stream has failed.
+func (w *Writer) HasError() bool { return w.err }
+
+// AvailableCapacity is how many more bytes a Push can accept now.
+func (w *Writer) AvailableCapacity() uint64 {
+	//lab:solution begin
+	return w.capacity - (w.pushed - w.popped)
+	//lab:solution end
+}
+
+// BytesPushed is the total number of bytes ever accepted by Push.
+func (w *Writer) BytesPushed() uint64 {
+	//lab:solution begin
+	return w.pushed
+	//lab:solution end
+}
+
+// Peek returns a prefix of the buffered bytes without copying them: non-empty
+// whenever anything is buffered, and valid only until the next Push or Pop.
+func (r *Reader) Peek() []byte {
+	//lab:solution begin
+	if r.pushed == r.popped {
+		return nil
+	}
+	at := r.popped % r.capacity
+	// The buffered bytes may wrap around the end of the ring; the prefix
+	// stops there and the next Peek (after a Pop) returns the rest.
+	end := min(at+(r.pushed-r.popped), r.capacity)
+	return r.buf[at:end]
+	//lab:solution end
+}
+
+// Pop discards the first n buffered bytes; n must not exceed BytesBuffered.
+func (r *Reader) Pop(n uint64) {
+	//lab:solution begin
+	n = min(n, r.BytesBuffered())
+	r.popped += n
+	//lab:solution end
+}
+
+// IsFinished reports whether the stream is closed and every byte was popped.
+func (r *Reader) IsFinished() bool {
+	//lab:solution begin
+	return r.closed && r.pushed == r.popped
+	//lab:solution end
+}
+
+// HasError reports whether the stream has failed.
+func (r *Reader) HasError() bool { return r.err }
+
+// SetError marks the stream as failed.
+func (r *Reader) SetError() { r.err = true }
+
+// BytesBuffered is how many bytes were pushed but not yet popped.
+func (r *Reader) BytesBuffered() uint64 {
+	//lab:solution begin
+	return r.pushed - r.popped
+	//lab:solution end
+}
+
+// BytesPopped is the total number of bytes ever popped.
+func (r *Reader) BytesPopped() uint64 {
+	//lab:solution begin
+	return r.popped
+	//lab:solution end
+}

@@ -1,0 +1,156 @@
+// Package reassembler is lab 1: it puts substrings of a byte stream, which
+// may arrive out of order, overlapping or more than once, back in order and
+// writes them into a bytestream.ByteStream.
+//
+// Each substring is named by the index of its first byte in the whole
+// stream. Bytes are written as soon as every byte before them has been;
+// bytes that cannot be written yet are kept, but only those that would fit in
+// the output stream's free capacity: anything further is dropped, and the
+// sender will send it again. So memory never exceeds the stream's capacity.
+package reassembler
+
+import "tcplab/labs/0-bytestream"
+
+// Reassembler turns indexed substrings into an in-order byte stream.
+type Reassembler struct {
+	output *bytestream.ByteStream
+	//lab:solution begin
+	// pending holds bytes that arrived before the bytes ahead of them, in a
+	// ring of the output's capacity: stream byte i is kept at
+	// pending[i % capacity]. Every byte the reassembler may keep lies in
+	// [next, next+capacity), so no two of them share a slot.
+	pending []byte
+	// held lists the stored ranges of stream indexes, sorted, disjoint and
+	// not touching (touching ranges are merged).
+	held []span
+	// heldBytes is the total length of held, so BytesPending is O(1).
+	heldBytes uint64
+	// end is the index one past the stream's last byte, once known.
+	end    uint64
+	hasEnd bool
+	//lab:solution end
+}
+
+//lab:solution begin
+
+// span is the half-open range of stream indexes [start, end).
+type span struct{ start, end uint64 }
+
+//lab:solution end
+
+// New returns a reassembler that writes into output.
+func New(output *bytestream.ByteStream) *Reassembler {
+	return &Reassembler{output: output}
+}
+
+// Insert stores data, the substring of the stream that starts at firstIndex,
+// and writes every byte that is now in order. isLastSubstring says that data
+// ends the stream: once every byte before its end has been written, the
+// output is closed.
+func (r *Reassembler) Insert(firstIndex uint64, data []byte, isLastSubstring bool) {
+	//lab:solution begin
+	w := r.output.Writer()
+	if isLastSubstring {
+		// The end is where the substring ends, even if capacity cuts it.
+		r.end, r.hasEnd = firstIndex+uint64(len(data)), true
+	}
+	next := w.BytesPushed()
+	limit := next + w.AvailableCapacity() // first index we cannot hold
+
+	// Trim data to the window [next, limit).
+	start, stop := firstIndex, firstIndex+uint64(len(data))
+	start, stop = max(start, next), min(stop, limit)
+	if start < stop {
+		data = data[start-firstIndex : stop-firstIndex]
+		if start == next {
+			// In order: straight into the stream, one copy.
+			w.Push(data)
+			r.drain()
+		} else {
+			r.store(start, data)
+		}
+	}
+	if r.hasEnd && w.BytesPushed() == r.end {
+		w.Close()
+	}
+	//lab:solution end
+}
+
+//lab:solution begin
+
+// store keeps data, which starts at index start and lies wholly inside the
+// window, and merges its range into held.
+func (r *Reassembler) store(start uint64, data []byte) {
+	capacity := r.output.Capacity()
+	if r.pending == nil {
+		r.pending = make([]byte, capacity)
+	}
+	at := start % capacity
+	n := copy(r.pending[at:], data)
+	copy(r.pending, data[n:])
+
+	s := span{start, start + uint64(len(data))}
+	// Find the held ranges that overlap or touch s and replace them by
+	// their union with s.
+	i := 0
+	for i < len(r.held) && r.held[i].end < s.start {
+		i++
+	}
+	j := i
+	for j < len(r.held) && r.held[j].start <= s.end {
+		s.start = min(s.start, r.held[j].start)
+		s.end = max(s.end, r.held[j].end)
+		r.heldBytes -= r.held[j].end - r.held[j].start
+		j++
+	}
+	r.heldBytes += s.end - s.start
+	if i == j {
+		r.held = append(r.held, span{})
+		copy(r.held[i+1:], r.held[i:])
+		r.held[i] = s
+		return
+	}
+	r.held[i] = s
+	r.held = append(r.held[:i+1], r.held[j:]...)
+}
+
+// drain writes every held byte that is now in order and forgets every held
+// byte that has already been written.
+func (r *Reassembler) drain() {
+	w := r.output.Writer()
+	next := w.BytesPushed()
+	capacity := r.output.Capacity()
+	done := 0
+	for _, h := range r.held {
+		if h.start > next {
+			break
+		}
+		done++
+		r.heldBytes -= h.end - h.start
+		for i := next; i < h.end; {
+			at := i % capacity
+			chunk := r.pending[at:min(capacity, at+(h.end-i))]
+			w.Push(chunk)
+			i += uint64(len(chunk))
+		}
+		next = w.BytesPushed()
+	}
+	// Shift down rather than reslice, so the slice keeps its capacity.
+	r.held = append(r.held[:0], r.held[done:]...)
+}
+
+//lab:solution end
+
+// BytesPending is how many bytes are stored but not yet written. A byte
+// stored twice counts once.
+func (r *Reassembler) BytesPending() uint64 {
+	//lab:solution begin
+	return r.heldBytes
+	//lab:solution end
+}
+
+// Reader returns the reading end of the output stream.
+func (r *Reassembler) Reader() *bytestream.Reader { return r.output.Reader() }
+
+// Writer returns the writing end of the output stream.
+func (r *Reassembler) Writer() *bytestream.Writer { return r.output.Writer() }

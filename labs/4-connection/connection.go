@@ -1,0 +1,280 @@
+// Package connection is lab 4: a whole TCP endpoint.
+//
+// A Connection joins a sender (lab 3) and a receiver (lab 2). Every message
+// it sends carries both halves: the sender's seqno, flags and payload, and
+// the receiver's ackno and window. It opens actively (Connect) or passively
+// (it waits for the peer's SYN), answers every message that occupies
+// sequence numbers, gives up after too many retransmissions, and decides
+// when the connection is over, lingering when it cannot know that its last
+// acknowledgment arrived.
+//
+// The connection has no clock and no network: the caller hands it messages
+// (Receive), time (Tick) and a transmit function. The stack in internal/
+// does that for real datagrams.
+package connection
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"time"
+
+	"tcplab/labs/0-bytestream"
+	"tcplab/labs/1-reassembler"
+	"tcplab/labs/2-receiver"
+	"tcplab/labs/3-sender"
+)
+
+// Config sets up a Connection.
+type Config struct {
+	Capacity           uint64          // each direction's stream, default 64000
+	MaxPayloadSize     int             // default 1000
+	InitialRTO         time.Duration   // default 1s
+	MaxRetransmissions uint64          // default 8; past it: send RST, abort
+	ISN                receiver.Wrap32 // initial sequence number
+}
+
+// DefaultConfig returns the course's defaults with a random ISN.
+func DefaultConfig() Config {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return Config{
+		Capacity:           64000,
+		MaxPayloadSize:     sender.MaxPayloadSize,
+		InitialRTO:         time.Second,
+		MaxRetransmissions: 8,
+		ISN:                receiver.Wrap32(binary.BigEndian.Uint32(b[:])),
+	}
+}
+
+// Message is one TCP segment: both halves of what an endpoint sends.
+type Message struct {
+	Sender   receiver.SenderMessage
+	Receiver receiver.ReceiverMessage
+}
+
+// SequenceLength is how many sequence numbers the message occupies.
+func (m Message) SequenceLength() uint64 { return m.Sender.SequenceLength() }
+
+// IsRST reports whether the message resets the connection (the flag may be
+// carried in either half).
+func (m Message) IsRST() bool { return m.Sender.RST || m.Receiver.RST }
+
+// Connection is one TCP endpoint.
+type Connection struct {
+	cfg      Config
+	outbound *bytestream.ByteStream // what we send: the application writes it
+	inbound  *bytestream.ByteStream // what we receive: the application reads it
+	sender   *sender.Sender
+	receiver *receiver.Receiver
+	//lab:solution begin
+	connected bool // Connect was called: we may send before the peer's SYN
+	// linger is cleared when the inbound stream ends before our FIN was
+	// sent: then the peer closed first, and its FIN's ACK of our FIN
+	// (which we will get) is the last thing either side needs to know.
+	linger    bool
+	sinceRecv time.Duration // time since the last message arrived
+	reset     bool          // ended by RST (sent or received)
+	//lab:solution end
+}
+
+// New returns a connection in LISTEN: it sends nothing until Connect is
+// called or a SYN arrives.
+func New(cfg Config) *Connection {
+	def := DefaultConfig()
+	if cfg.Capacity == 0 {
+		cfg.Capacity = def.Capacity
+	}
+	if cfg.MaxPayloadSize <= 0 {
+		cfg.MaxPayloadSize = def.MaxPayloadSize
+	}
+	if cfg.InitialRTO <= 0 {
+		cfg.InitialRTO = def.InitialRTO
+	}
+	if cfg.MaxRetransmissions == 0 {
+		cfg.MaxRetransmissions = def.MaxRetransmissions
+	}
+	c := &Connection{
+		cfg:      cfg,
+		outbound: bytestream.New(cfg.Capacity),
+		inbound:  bytestream.New(cfg.Capacity),
+	}
+	c.sender = sender.New(c.outbound, cfg.ISN, cfg.InitialRTO)
+	c.sender.SetMaxPayloadSize(cfg.MaxPayloadSize)
+	c.receiver = receiver.New(reassembler.New(c.inbound))
+	//lab:solution begin
+	c.linger = true
+	//lab:solution end
+	return c
+}
+
+// Config returns the configuration the connection runs with (defaults
+// filled in).
+func (c *Connection) Config() Config { return c.cfg }
+
+// Outbound returns the writing end of the stream this endpoint sends.
+func (c *Connection) Outbound() *bytestream.Writer { return c.outbound.Writer() }
+
+// Inbound returns the reading end of the stream this endpoint receives.
+func (c *Connection) Inbound() *bytestream.Reader { return c.inbound.Reader() }
+
+// Connect opens the connection actively: it sends the SYN.
+func (c *Connection) Connect(transmit func(Message)) {
+	//lab:solution begin
+	c.connected = true
+	c.Push(transmit)
+	//lab:solution end
+}
+
+// Push sends whatever the sender may send now: the SYN, outbound data that
+// fits the peer's window, the FIN.
+func (c *Connection) Push(transmit func(Message)) {
+	//lab:solution begin
+	if !c.Active() || (!c.connected && !c.synReceived()) {
+		return // passive and no SYN yet: a listener stays quiet
+	}
+	c.sender.Push(func(m receiver.SenderMessage) {
+		c.transmit(m, transmit)
+	})
+	c.noteInboundEnd()
+	//lab:solution end
+}
+
+// Receive takes one message from the peer and sends what it calls for.
+func (c *Connection) Receive(m Message, transmit func(Message)) {
+	//lab:solution begin
+	if !c.Active() {
+		return
+	}
+	if !c.synReceived() && (m.IsRST() || !m.Sender.SYN) {
+		// Before the peer's SYN nothing is numbered yet; only an RST that
+		// answers our own SYN means anything.
+		if m.IsRST() && c.connected && c.acksOurSYN(m.Receiver) {
+			c.abort()
+		}
+		return
+	}
+	if m.IsRST() {
+		c.abort()
+		return
+	}
+	c.sinceRecv = 0
+	// A keep-alive reuses the seqno just below the next one we want: it
+	// occupies nothing but asks for an answer all the same.
+	ask := c.receiver.Send()
+	keepAlive := ask.ACK && m.SequenceLength() == 0 && m.Sender.Seqno == ask.Ackno-1
+
+	c.receiver.Receive(m.Sender)
+	c.sender.Receive(m.Receiver)
+	c.noteInboundEnd()
+
+	sent := false
+	c.Push(func(out Message) {
+		sent = true
+		transmit(out)
+	})
+	// A message that occupies sequence numbers must be answered; one that
+	// occupies none is not (else two endpoints would ACK each other's ACKs
+	// forever).
+	if !sent && (m.SequenceLength() > 0 || keepAlive) {
+		c.transmit(c.sender.MakeEmptyMessage(), transmit)
+	}
+	//lab:solution end
+}
+
+// Tick tells the connection that elapsed time has passed: it may
+// retransmit, give up (sending RST), or finish lingering.
+func (c *Connection) Tick(elapsed time.Duration, transmit func(Message)) {
+	//lab:solution begin
+	if !c.Active() {
+		return
+	}
+	c.sinceRecv += elapsed
+	c.sender.Tick(elapsed, func(m receiver.SenderMessage) {
+		c.transmit(m, transmit)
+	})
+	if c.sender.ConsecutiveRetransmissions() > c.cfg.MaxRetransmissions {
+		c.abort()
+		c.transmit(c.sender.MakeEmptyMessage(), transmit)
+	}
+	//lab:solution end
+}
+
+// Active reports whether the connection still has anything to do: false
+// once it finished cleanly (and lingered, if it had to) or was reset.
+func (c *Connection) Active() bool {
+	//lab:solution begin
+	if c.reset {
+		return false
+	}
+	if !c.inbound.Writer().IsClosed() || !c.finAcked() {
+		return true
+	}
+	// Both streams are done. The side that closed first cannot know its
+	// last ACK arrived, so it stays to answer a retransmitted FIN.
+	return c.linger && c.sinceRecv < 10*c.cfg.InitialRTO
+	//lab:solution end
+}
+
+//lab:solution begin
+
+// transmit sends a sender message with the receiver's half filled in.
+func (c *Connection) transmit(m receiver.SenderMessage, transmit func(Message)) {
+	transmit(Message{Sender: m, Receiver: c.receiver.Send()})
+}
+
+// abort ends the connection uncleanly: both streams fail, and every later
+// message the halves make carries RST.
+func (c *Connection) abort() {
+	c.reset = true
+	c.outbound.Writer().SetError()
+	c.inbound.Writer().SetError()
+}
+
+// noteInboundEnd clears linger if the peer's stream ended before ours was
+// finished (we did not close first).
+func (c *Connection) noteInboundEnd() {
+	if c.inbound.Writer().IsClosed() && !c.finSent() {
+		c.linger = false
+	}
+}
+
+// acksOurSYN reports whether r acknowledges exactly our SYN (RFC 793: in
+// SYN_SENT, only such an RST is acceptable).
+func (c *Connection) acksOurSYN(r receiver.ReceiverMessage) bool {
+	return r.ACK && r.Ackno == c.cfg.ISN+1
+}
+
+//lab:solution end
+
+// lingers reports whether this side closed first and so must linger.
+func (c *Connection) lingers() bool {
+	//lab:solution begin
+	return c.linger
+	//lab:solution end
+}
+
+// The state, derived from the two halves (never stored twice).
+
+// nextSeqno is the absolute seqno of the next new sequence number we send.
+func (c *Connection) nextSeqno() uint64 {
+	checkpoint := c.outbound.Reader().BytesPopped() + 1
+	return c.sender.MakeEmptyMessage().Seqno.Unwrap(c.cfg.ISN, checkpoint)
+}
+
+func (c *Connection) synReceived() bool { return c.receiver.Send().ACK }
+
+func (c *Connection) synSent() bool { return c.nextSeqno() > 0 }
+
+func (c *Connection) synAcked() bool {
+	return c.synSent() && c.sender.SequenceNumbersInFlight() < c.nextSeqno()
+}
+
+// finSent: the sender numbered SYN, every stream byte and the FIN.
+func (c *Connection) finSent() bool {
+	r := c.outbound.Reader()
+	return r.IsFinished() && c.nextSeqno() == r.BytesPopped()+2
+}
+
+func (c *Connection) finAcked() bool {
+	return c.finSent() && c.sender.SequenceNumbersInFlight() == 0
+}
