@@ -182,8 +182,14 @@ func (s *Sender) Receive(msg receiver.ReceiverMessage) {
 	if ack > s.next {
 		return // acknowledges something never sent: ignore it all
 	}
+	if ack < s.acked {
+		// A late ACK, overtaken by a newer one. Its window counts from its
+		// own ackno; taken from ours it would reach past what the receiver
+		// offered.
+		return
+	}
 	s.window = msg.WindowSize
-	if ack <= s.acked {
+	if ack == s.acked {
 		return
 	}
 	s.acked = ack
