@@ -13,6 +13,7 @@ import (
 // reuses the payload buffers of acknowledged messages, so a push, its ACK
 // and a tick allocate nothing.
 func TestSteadyStateAllocatesNothing(t *testing.T) {
+	defer failOnPanic(t)
 	const isn = receiver.Wrap32(12345)
 	s := sender.New(bytestream.New(capacity), isn, rtoMS*time.Millisecond)
 	sent := 0

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -59,13 +60,15 @@ type scenario struct {
 	steps []step
 }
 
-// isnSeed picks the ISNs of scenarios that do not fix one; printed by each
-// subtest so a failure can be replayed.
+// isnSeed, with the group's name, picks the ISNs of scenarios that do not
+// fix one; each subtest prints its ISN so a failure can be replayed.
 const isnSeed = 3
 
 func runScenarios(t *testing.T, group string, cases []scenario) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(isnSeed, uint64(len(group))))
+	h := fnv.New64a()
+	h.Write([]byte(group))
+	rng := rand.New(rand.NewPCG(isnSeed, h.Sum64()))
 	for _, c := range cases {
 		isn := receiver.Wrap32(rng.Uint32())
 		if c.fixed {
