@@ -175,7 +175,12 @@ func (s *Sender) Receive(msg receiver.ReceiverMessage) {
 		return
 	}
 	if !msg.ACK {
-		s.window = msg.WindowSize
+		// Only a receiver that has not seen the SYN sends a window without
+		// an ackno; once something was acknowledged such a message is a
+		// late one, and its window is stale.
+		if s.acked == 0 {
+			s.window = msg.WindowSize
+		}
 		return
 	}
 	ack := msg.Ackno.Unwrap(s.isn, s.next)
