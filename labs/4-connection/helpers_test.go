@@ -29,13 +29,14 @@ func testConfig() Config {
 	return cfg
 }
 
-// endpoint is the subject of a step-driven test: one Connection and what it
-// transmitted.
+// endpoint is the subject of a step-driven test: one Connection, what it
+// transmitted and its simulated clock.
 type endpoint struct {
 	name string
 	c    *Connection
-	sent []Message // transmitted and not yet checked by an expectation
-	wire []Message // transmitted and not yet delivered or lost
+	sent []Message     // transmitted and not yet checked by an expectation
+	wire []Message     // transmitted and not yet delivered or lost
+	now  time.Duration // simulated time: the sum of the ticks so far
 	// total counts every message ever transmitted.
 	total int
 }
@@ -126,6 +127,7 @@ func receive(m seg) step {
 
 func tick(d time.Duration) step {
 	return harness.Do(fmt.Sprintf("tick %v", d), func(e *endpoint) {
+		e.now += d
 		e.c.Tick(d, e.transmit)
 	})
 }
@@ -149,6 +151,12 @@ func closeOutbound() step {
 		e.c.Outbound().Close()
 		e.c.Push(e.transmit)
 	})
+}
+
+// endStream has the application close its stream without pushing: the FIN
+// goes out with whatever the connection sends next.
+func endStream() step {
+	return harness.Do("application closes outbound (no push)", func(e *endpoint) { e.c.Outbound().Close() })
 }
 
 // loopBack delivers everything the connection sent to itself, until it
@@ -193,7 +201,7 @@ func expectSent(want ...seg) step {
 		got := e.sent
 		e.sent = nil
 		if d := cmp.Diff(ms, got, cmpMessages); d != "" {
-			return fmt.Errorf("sent %s\n(-want +got)\n%s", describe(got), d)
+			return fmt.Errorf("at t=%v sent %s\n(-want +got)\n%s", e.now, describe(got), d)
 		}
 		return nil
 	})

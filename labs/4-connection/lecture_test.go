@@ -149,7 +149,7 @@ func TestLecture(t *testing.T) {
 		{"the closing exchange: one side cannot know its last ACK arrived", append(established(),
 			// B's application is done too, but B has no reason to send
 			// until A's FIN arrives; then its FIN rides with the ACK.
-			A(closeOutbound()), harness.Do("B: application closes outbound", func(p *pair) { p.b.c.Outbound().Close() }),
+			A(closeOutbound()), B(endStream()),
 			A(expectSent(at(isnA+1).fin().ack(isnB+1).win(full))), // message 1
 			deliver("A"),
 			B(expectSent(at(isnB+1).fin().ack(isnA+2).win(full))), // message 2
@@ -163,7 +163,7 @@ func TestLecture(t *testing.T) {
 			expectExchanged(6),
 		)},
 		{"the side that closed first lingers and answers a retransmitted FIN", append(established(),
-			A(closeOutbound()), harness.Do("B: application closes outbound", func(p *pair) { p.b.c.Outbound().Close() }),
+			A(closeOutbound()), B(endStream()),
 			A(expectSent(at(isnA+1).fin().ack(isnB+1).win(full))),
 			deliver("A"), B(expectSent(at(isnB+1).fin().ack(isnA+2).win(full))),
 			deliver("B"), A(expectSent(at(isnA+2).ack(isnB+2).win(full))),
