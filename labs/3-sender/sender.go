@@ -202,8 +202,8 @@ func (s *Sender) Receive(msg receiver.ReceiverMessage) {
 		}
 	}
 	// Once most of the slice is acknowledged, move the rest to the front so
-	// the array is reused; each message is moved at most once per ACK of
-	// as many others, so this stays O(1) a message.
+	// the array is reused. Fewer messages are moved than were acknowledged
+	// since the last move, so the copying stays O(1) a message.
 	if s.head > len(s.outstanding)/2 {
 		n := copy(s.outstanding, s.outstanding[s.head:])
 		s.outstanding, s.head = s.outstanding[:n], 0
