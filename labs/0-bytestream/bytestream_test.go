@@ -25,6 +25,14 @@ func show(data string) string {
 	return fmt.Sprintf("%d bytes %q…", len(data), data[:12])
 }
 
+// yesNo names an expectation about a flag by the value it expects.
+func yesNo(want bool, yes, no string) string {
+	if want {
+		return yes
+	}
+	return no
+}
+
 func push(data string) step {
 	return harness.Do("push "+show(data), func(s *bytestream.ByteStream) {
 		s.Writer().Push([]byte(data))
@@ -48,27 +56,27 @@ func pop(n uint64) step {
 }
 
 func bytesBuffered(n uint64) step {
-	return harness.Expect("bytes buffered", func(s *bytestream.ByteStream) uint64 { return s.Reader().BytesBuffered() }, n)
+	return harness.Expect(fmt.Sprintf("%d bytes buffered", n), func(s *bytestream.ByteStream) uint64 { return s.Reader().BytesBuffered() }, n)
 }
 
 func bytesPushed(n uint64) step {
-	return harness.Expect("bytes pushed", func(s *bytestream.ByteStream) uint64 { return s.Writer().BytesPushed() }, n)
+	return harness.Expect(fmt.Sprintf("%d bytes pushed", n), func(s *bytestream.ByteStream) uint64 { return s.Writer().BytesPushed() }, n)
 }
 
 func bytesPopped(n uint64) step {
-	return harness.Expect("bytes popped", func(s *bytestream.ByteStream) uint64 { return s.Reader().BytesPopped() }, n)
+	return harness.Expect(fmt.Sprintf("%d bytes popped", n), func(s *bytestream.ByteStream) uint64 { return s.Reader().BytesPopped() }, n)
 }
 
 func availableCapacity(n uint64) step {
-	return harness.Expect("available capacity", func(s *bytestream.ByteStream) uint64 { return s.Writer().AvailableCapacity() }, n)
+	return harness.Expect(fmt.Sprintf("available capacity %d", n), func(s *bytestream.ByteStream) uint64 { return s.Writer().AvailableCapacity() }, n)
 }
 
 func isClosed(want bool) step {
-	return harness.Expect("closed", func(s *bytestream.ByteStream) bool { return s.Writer().IsClosed() }, want)
+	return harness.Expect(yesNo(want, "closed", "not closed"), func(s *bytestream.ByteStream) bool { return s.Writer().IsClosed() }, want)
 }
 
 func isFinished(want bool) step {
-	return harness.Expect("finished", func(s *bytestream.ByteStream) bool { return s.Reader().IsFinished() }, want)
+	return harness.Expect(yesNo(want, "finished", "not finished"), func(s *bytestream.ByteStream) bool { return s.Reader().IsFinished() }, want)
 }
 
 // errorFlags is what each end says about the error, so a diff shows which
@@ -76,7 +84,7 @@ func isFinished(want bool) step {
 type errorFlags struct{ Writer, Reader bool }
 
 func hasError(want bool) step {
-	return harness.Expect("error on both ends", func(s *bytestream.ByteStream) errorFlags {
+	return harness.Expect(yesNo(want, "the error on both ends", "no error on either end"), func(s *bytestream.ByteStream) errorFlags {
 		return errorFlags{Writer: s.Writer().HasError(), Reader: s.Reader().HasError()}
 	}, errorFlags{Writer: want, Reader: want})
 }

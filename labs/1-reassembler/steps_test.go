@@ -38,29 +38,37 @@ func insert(first uint64, data string, last bool) step {
 	})
 }
 
+// yesNo names an expectation about a flag by the value it expects.
+func yesNo(want bool, yes, no string) string {
+	if want {
+		return yes
+	}
+	return no
+}
+
 func bytesPending(n uint64) step {
-	return harness.Expect("bytes pending", func(r *reassembler.Reassembler) uint64 { return r.BytesPending() }, n)
+	return harness.Expect(fmt.Sprintf("%d bytes pending", n), func(r *reassembler.Reassembler) uint64 { return r.BytesPending() }, n)
 }
 
 // bytesPushed is how many bytes the reassembler has written in order.
 func bytesPushed(n uint64) step {
-	return harness.Expect("bytes written to the stream", func(r *reassembler.Reassembler) uint64 { return r.Writer().BytesPushed() }, n)
+	return harness.Expect(fmt.Sprintf("%d bytes written to the stream", n), func(r *reassembler.Reassembler) uint64 { return r.Writer().BytesPushed() }, n)
 }
 
 func bytesBuffered(n uint64) step {
-	return harness.Expect("bytes buffered in the stream", func(r *reassembler.Reassembler) uint64 { return r.Reader().BytesBuffered() }, n)
+	return harness.Expect(fmt.Sprintf("%d bytes buffered in the stream", n), func(r *reassembler.Reassembler) uint64 { return r.Reader().BytesBuffered() }, n)
 }
 
 func availableCapacity(n uint64) step {
-	return harness.Expect("available capacity", func(r *reassembler.Reassembler) uint64 { return r.Writer().AvailableCapacity() }, n)
+	return harness.Expect(fmt.Sprintf("available capacity %d", n), func(r *reassembler.Reassembler) uint64 { return r.Writer().AvailableCapacity() }, n)
 }
 
 func isClosed(want bool) step {
-	return harness.Expect("stream closed", func(r *reassembler.Reassembler) bool { return r.Writer().IsClosed() }, want)
+	return harness.Expect(yesNo(want, "the stream closed", "the stream not closed"), func(r *reassembler.Reassembler) bool { return r.Writer().IsClosed() }, want)
 }
 
 func isFinished(want bool) step {
-	return harness.Expect("stream finished", func(r *reassembler.Reassembler) bool { return r.Reader().IsFinished() }, want)
+	return harness.Expect(yesNo(want, "the stream finished", "the stream not finished"), func(r *reassembler.Reassembler) bool { return r.Reader().IsFinished() }, want)
 }
 
 // readAll takes every byte buffered in the output stream, as the
