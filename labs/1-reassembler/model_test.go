@@ -177,7 +177,7 @@ func TestReassemblerMatchesModel(t *testing.T) {
 // the stream's length; then every three bytes are one op.
 func FuzzReassembler(f *testing.F) {
 	f.Add([]byte{8, 12, 1, 4, 4, 1, 0, 4, 0, 9, 0})                  // a hole, then its filling
-	f.Add([]byte{4, 10, 1, 2, 8, 0x81, 6, 4, 1, 0, 2, 0, 2, 6})      // last substring cut by capacity
+	f.Add([]byte{4, 10, 1, 2, 8, 0x81, 6, 4, 1, 0, 2, 0, 2, 6})      // last substring beyond the window
 	f.Add([]byte{3, 6, 0x81, 6, 0, 1, 0, 3, 0, 9, 0, 1, 3, 3})       // empty last substring early
 	f.Add([]byte{16, 30, 1, 5, 6, 1, 9, 6, 1, 3, 12, 1, 0, 5, 0, 0}) // overlapping pending substrings
 	f.Fuzz(fuzzBody)
