@@ -50,6 +50,23 @@ func golden(t *testing.T, name string, got []byte) {
 	require.Equal(t, string(want), string(got), "%s differs from its golden file", name)
 }
 
+// TestHandoutDiagramsAreCurrent: the lab 4 handout's diagrams are what the
+// reference draws now (go generate ./labs/4-connection rewrites them).
+func TestHandoutDiagramsAreCurrent(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "labs", "4-connection", "diagrams")
+	for _, s := range Scenarios {
+		rec := s.Run().Recording()
+		for name, want := range map[string][]byte{
+			s.Name + ".txt": []byte(ladder.Text(rec, 80)),
+			s.Name + ".svg": ladder.SVG(rec),
+		} {
+			got, err := os.ReadFile(filepath.Join(dir, name))
+			require.NoError(t, err, "run go generate ./labs/4-connection")
+			require.Equal(t, string(want), string(got), "%s is stale: run go generate ./labs/4-connection", name)
+		}
+	}
+}
+
 // TestScenariosEndAsTheLectureSays checks the outcome of each exchange.
 func TestScenariosEndAsTheLectureSays(t *testing.T) {
 	states := func(n *Net) [2]connection.State { return [2]connection.State{n.Conn[0].State(), n.Conn[1].State()} }
