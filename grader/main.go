@@ -39,21 +39,21 @@ flags:
 
 // config is what the command line asks for.
 type config struct {
-	stage        int
-	stageName    string
-	dir          string         // module root to grade
-	verbose      bool           // every leaf, not only groups and failures
-	run          *regexp.Regexp // nil: every check
-	stop         bool           // stop at the first failure
-	timeout      time.Duration  // longest one test may run
-	pkgTimeout   time.Duration  // longest one package may run
-	benchtime    string
-	official     bool   // grade with the embedded official tests
-	officialDir  string // grade with the tests of this reference tree
-	jsonPath     string // Gradescope results.json
-	race         bool
-	stdout       io.Writer
-	stderr       io.Writer
+	stage       int
+	stageName   string
+	dir         string         // module root to grade
+	verbose     bool           // every leaf, not only groups and failures
+	run         *regexp.Regexp // nil: every check
+	stop        bool           // stop at the first failure
+	timeout     time.Duration  // longest one test may run
+	pkgTimeout  time.Duration  // longest one package may run
+	benchtime   string
+	official    bool   // grade with the embedded official tests
+	officialDir string // grade with the tests of this reference tree
+	jsonPath    string // Gradescope results.json
+	race        bool
+	stdout      io.Writer
+	stderr      io.Writer
 }
 
 func main() {

@@ -89,7 +89,9 @@ func selectFiles(fsys fs.FS) (map[string][]byte, error) {
 	return files, nil
 }
 
-func errorsIsNotExist(err error) bool { return os.IsNotExist(err) || strings.Contains(err.Error(), "file does not exist") }
+func errorsIsNotExist(err error) bool {
+	return os.IsNotExist(err) || strings.Contains(err.Error(), "file does not exist")
+}
 
 // officialFiles returns the official tests the grader grades with: the
 // embedded copy, or the reference tree named by -official-dir.
