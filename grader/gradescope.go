@@ -22,12 +22,13 @@ type gsResults struct {
 }
 
 type gsTest struct {
-	Name       string  `json:"name"`
-	Score      float64 `json:"score"`
-	MaxScore   float64 `json:"max_score"`
-	Status     string  `json:"status"`
-	Output     string  `json:"output,omitempty"`
-	Visibility string  `json:"visibility"`
+	Name       string   `json:"name"`
+	Score      float64  `json:"score"`
+	MaxScore   float64  `json:"max_score"`
+	Status     string   `json:"status"`
+	Output     string   `json:"output,omitempty"`
+	Visibility string   `json:"visibility"`
+	Tags       []string `json:"tags,omitempty"` // the package, so tools can group checks
 }
 
 type gsBoard struct {
@@ -53,7 +54,7 @@ func (g *grading) results() gsResults {
 		}
 	}
 	for _, c := range g.checks {
-		t := gsTest{Name: fmt.Sprintf("%s: %s", c.suite.name, displayName(c.name)), Visibility: "visible", Status: "passed"}
+		t := gsTest{Name: fmt.Sprintf("%s: %s", c.suite.name, displayName(c.name)), Visibility: "visible", Status: "passed", Tags: []string{c.suite.pkg}}
 		switch c.status {
 		case gotest.Pass:
 			t.MaxScore = round2(c.suite.points / float64(counted[c.suite.name]))

@@ -75,6 +75,8 @@ func Strip(filename string, src []byte, types *Types) (File, error) {
 	}
 
 	imports := importNames(f, types)
+	local := newPkgInfo()
+	local.addFile(f)
 	pkgPath := ""
 	if types != nil {
 		pkgPath = types.pathOf(filename)
@@ -86,7 +88,7 @@ func Strip(filename string, src []byte, types *Types) (File, error) {
 		out = append(out, lines[next:r.begin]...)
 		start, end := pos(r.begin), lineEnd(r.end)
 		indent := lines[r.begin][:len(lines[r.begin])-len(strings.TrimLeft(lines[r.begin], " \t"))]
-		stub, err := stubFor(f, start, end, r, regions, pos, lineEnd, imports, types, pkgPath)
+		stub, err := stubFor(f, start, end, r, regions, pos, lineEnd, imports, types, pkgPath, local)
 		if err != nil {
 			return File{}, fmt.Errorf("%s:%d: %w", filename, r.begin+1, err)
 		}
@@ -145,7 +147,7 @@ func findRegions(filename string, lines []string) ([]region, bool, error) {
 
 // stubFor returns the lines that replace a region, without indentation.
 func stubFor(f *ast.File, start, end token.Pos, r region, all []region,
-	pos, lineEnd func(int) token.Pos, imports map[string]string, types *Types, pkgPath string) ([]string, error) {
+	pos, lineEnd func(int) token.Pos, imports map[string]string, types *Types, pkgPath string, local *pkgInfo) ([]string, error) {
 	todo := func(def string) string {
 		if r.hint != "" {
 			return "// TODO: " + r.hint
@@ -216,7 +218,7 @@ func stubFor(f *ast.File, start, end token.Pos, r region, all []region,
 		}
 		var zeros []string
 		for _, field := range fnType.Results.List {
-			z := zeroValue(field.Type, imports, types, pkgPath)
+			z := zeroValue(field.Type, imports, types, pkgPath, local)
 			for range max(1, len(field.Names)) {
 				zeros = append(zeros, z)
 			}

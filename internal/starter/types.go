@@ -79,7 +79,7 @@ func (t *Types) load(importPath string) *pkgInfo {
 	dir := t.dirOf(importPath)
 	ents, err := os.ReadDir(dir)
 	if err == nil {
-		info = &pkgInfo{types: map[string]ast.Expr{}, alias: map[string]bool{}}
+		info = newPkgInfo()
 		fset := token.NewFileSet()
 		for _, e := range ents {
 			n := e.Name()
@@ -94,24 +94,33 @@ func (t *Types) load(importPath string) *pkgInfo {
 				continue
 			}
 			info.name = f.Name.Name
-			for _, d := range f.Decls {
-				gd, ok := d.(*ast.GenDecl)
-				if !ok || gd.Tok != token.TYPE {
-					continue
-				}
-				for _, s := range gd.Specs {
-					ts := s.(*ast.TypeSpec)
-					if ts.TypeParams != nil {
-						continue // generic: the fallback handles it
-					}
-					info.types[ts.Name.Name] = ts.Type
-					info.alias[ts.Name.Name] = ts.Assign.IsValid()
-				}
-			}
+			info.addFile(f)
 		}
 	}
 	t.pkgs[importPath] = info
 	return info
+}
+
+func newPkgInfo() *pkgInfo {
+	return &pkgInfo{types: map[string]ast.Expr{}, alias: map[string]bool{}}
+}
+
+// addFile records the file's type declarations.
+func (info *pkgInfo) addFile(f *ast.File) {
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.TYPE {
+			continue
+		}
+		for _, s := range gd.Specs {
+			ts := s.(*ast.TypeSpec)
+			if ts.TypeParams != nil {
+				continue // generic: the fallback handles it
+			}
+			info.types[ts.Name.Name] = ts.Type
+			info.alias[ts.Name.Name] = ts.Assign.IsValid()
+		}
+	}
 }
 
 // packageName is the name a package is imported under by default.
@@ -140,7 +149,7 @@ var basicZero = map[string]string{
 
 // zeroValue is Go source for the zero value of typ, a type expression in a
 // file of package pkgPath whose imports are imports (name → path).
-func zeroValue(typ ast.Expr, imports map[string]string, t *Types, pkgPath string) string {
+func zeroValue(typ ast.Expr, imports map[string]string, t *Types, pkgPath string, local *pkgInfo) string {
 	src := exprString(typ)
 	switch e := typ.(type) {
 	case *ast.StarExpr, *ast.MapType, *ast.ChanType, *ast.FuncType, *ast.InterfaceType:
@@ -153,17 +162,22 @@ func zeroValue(typ ast.Expr, imports map[string]string, t *Types, pkgPath string
 	case *ast.StructType:
 		return src + "{}"
 	case *ast.ParenExpr:
-		return zeroValue(e.X, imports, t, pkgPath)
+		return zeroValue(e.X, imports, t, pkgPath, local)
 	case *ast.Ident:
 		if z, ok := basicZero[e.Name]; ok {
 			return z
 		}
-		if z := namedZero(src, pkgPath, e.Name, t, 0); z != "" {
+		// The file's own declarations first: they are there even
+		// without a module to look in.
+		if z := namedZero(src, local, e.Name, 0); z != "" {
+			return z
+		}
+		if z := namedZero(src, t.load(pkgPath), e.Name, 0); z != "" {
 			return z
 		}
 	case *ast.SelectorExpr:
 		if x, ok := e.X.(*ast.Ident); ok {
-			if z := namedZero(src, imports[x.Name], e.Sel.Name, t, 0); z != "" {
+			if z := namedZero(src, t.load(imports[x.Name]), e.Sel.Name, 0); z != "" {
 				return z
 			}
 		}
@@ -171,10 +185,9 @@ func zeroValue(typ ast.Expr, imports map[string]string, t *Types, pkgPath string
 	return "*new(" + src + ")"
 }
 
-// namedZero is the zero value of the named type name of package pkgPath,
+// namedZero is the zero value of the named type name declared in p,
 // written as src in the stub, or "" if its declaration is not found.
-func namedZero(src, pkgPath, name string, t *Types, depth int) string {
-	p := t.load(pkgPath)
+func namedZero(src string, p *pkgInfo, name string, depth int) string {
 	if p == nil || depth > 10 {
 		return ""
 	}
@@ -200,7 +213,7 @@ func namedZero(src, pkgPath, name string, t *Types, depth int) string {
 			}
 			return z // untyped constants convert to the named type
 		}
-		return namedZero(src, pkgPath, d.Name, t, depth+1)
+		return namedZero(src, p, d.Name, depth+1)
 	case *ast.ParenExpr:
 		return ""
 	}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+func TestOfficialCopyIsCurrent(t *testing.T) {
+	root, err := findRoot("")
+	require.NoError(t, err)
+	tree, err := selectFiles(os.DirFS(root))
+	require.NoError(t, err)
+	sub, err := fs.Sub(embedded, officialRoot)
+	require.NoError(t, err)
+	copied, err := selectFiles(sub)
+	require.NoError(t, err)
+	var stale []string
+	for p, b := range tree {
+		if c, ok := copied[p]; !ok || !bytes.Equal(b, c) {
+			stale = append(stale, p)
+		}
+	}
+	for p := range copied {
+		if _, ok := tree[p]; !ok {
+			stale = append(stale, p+" (gone from the tree)")
+		}
+	}
+	slices.Sort(stale)
+	if len(stale) > 0 {
+		t.Fatalf("the grader's official tests are out of date; run `go run ./grader sync-official`:\n%v", stale)
+	}
+}
+
+func TestStageTable(t *testing.T) {
+	for name, n := range stageNames {
+		got := stageSuites(n)
+		require.NotEmpty(t, got, name)
+		if n > 0 {
+			// Each stage runs the checks of every stage before it.
+			prev := stageSuites(n - 1)
+			require.Equal(t, prev, got[:len(prev)], "%s starts with the stages before it", name)
+		}
+	}
+	require.Equal(t, stageSuites(4), stageSuites(stageNames["all"]))
+	for _, s := range suites {
+		require.Positive(t, s.points, s.name)
+	}
+}
+
+func TestCondense(t *testing.T) {
+	cases := []struct{ name, out, want string }{
+		{
+			name: "the harness's steps and diff, without the log header",
+			out: "    bytestream_test.go:42: \n" +
+				"        steps so far:\n" +
+				"          1. push \"hello\"\n" +
+				"        ✗ 2. expect bytes buffered: (-want +got)\n" +
+				"              - 5\n" +
+				"              + 4\n",
+			want: "steps so far:\n  1. push \"hello\"\n✗ 2. expect bytes buffered: (-want +got)\n      - 5\n      + 4",
+		},
+		{
+			name: "a panic keeps its message and the frames outside the runtime",
+			out: "panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n" +
+				"goroutine 7 [running]:\n" +
+				"testing.tRunner.func1.2({0x1, 0x2})\n" +
+				"\t/usr/local/go/src/testing/testing.go:1974 +0x232\n" +
+				"tcplab/labs/0-bytestream.(*Writer).Push(0x0, {0x0, 0x0, 0x0})\n" +
+				"\t/work/labs/0-bytestream/bytestream.go:50 +0x1c\n",
+			want: "panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n" +
+				"  at /work/labs/0-bytestream/bytestream.go:50 (0-bytestream.(*Writer).Push)",
+		},
+		{
+			name: "plain messages lose their indentation",
+			out:  "    x_test.go:9: seed 1\n    x_test.go:10: got 3, want 4\n",
+			want: "x_test.go:9: seed 1\nx_test.go:10: got 3, want 4",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if d := cmp.Diff(c.want, condense(c.out)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+func TestResultsAreWrittenWhenGradingCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.json")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-dir", dir, "-json", results, "check0"}, &stdout, &stderr)
+	require.Equal(t, 2, code)
+	b, err := os.ReadFile(results)
+	require.NoError(t, err)
+	var r gsResults
+	require.NoError(t, json.Unmarshal(b, &r))
+	require.Zero(t, r.Score)
+	require.Contains(t, r.Output, "no go.mod")
+	require.Contains(t, stderr.String(), "no go.mod")
+}
