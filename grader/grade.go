@@ -112,6 +112,16 @@ func (g *grading) grade(ctx context.Context) int {
 			}
 			passedPkg[s.pkg] = ok
 		}
+		if g.cfg.stop {
+			// Report up to the first failure; the rest of the suite ran in
+			// the same process, but a student asked to see one thing.
+			for i, c := range cs {
+				if c.status == gotest.Fail {
+					cs = cs[:i+1]
+					break
+				}
+			}
+		}
 		g.report(cs)
 		g.checks = append(g.checks, cs...)
 		if g.cfg.stop && anyFailed(cs) {

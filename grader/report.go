@@ -86,7 +86,10 @@ func (g *grading) report(cs []check) {
 			status = gotest.Skip
 		}
 		count := fmt.Sprintf("%d checks", len(group))
-		if failed > 0 || skipped > 0 {
+		switch {
+		case passed+failed == 0:
+			count = fmt.Sprintf("%d skipped", skipped)
+		case failed > 0 || skipped > 0:
 			count = fmt.Sprintf("%d/%d passed", passed, passed+failed)
 			if skipped > 0 {
 				count += fmt.Sprintf(", %d skipped", skipped)
