@@ -129,7 +129,7 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 
 	cmd := exec.Command("go", args...)
 	cmd.Dir = o.Dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=", "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	// Its own process group, so a timeout kills the test binary too, not
 	// only the go command that started it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -61,7 +61,7 @@ func Strip(filename string, src []byte, types *Types) (File, error) {
 		return File{Src: src}, nil
 	}
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filename, src, parser.ParseComments)
+	f, err := parser.ParseFile(fset, filename, src, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
 		return File{}, err
 	}
@@ -230,7 +230,10 @@ func stubFor(f *ast.File, start, end token.Pos, r region, all []region,
 
 // keepUsed returns `_ = x` for each local variable declared outside every
 // region that only the region [start, end] used: without the region it
-// would be declared and not used, which Go refuses to compile.
+// would be declared and not used, which Go refuses to compile. Names are
+// matched by spelling (go/ast's objects are deprecated and go/types would
+// need the whole module); shadowing a local inside a region can fool it,
+// and then the starter test's build says so.
 func keepUsed(body *ast.BlockStmt, start, end token.Pos, all []region, pos, lineEnd func(int) token.Pos) []string {
 	inAny := func(p token.Pos) bool {
 		for _, r := range all {
@@ -240,55 +243,65 @@ func keepUsed(body *ast.BlockStmt, start, end token.Pos, all []region, pos, line
 		}
 		return false
 	}
-	usedInside := map[*ast.Object]bool{}
-	usedOutside := map[*ast.Object]bool{}
-	var order []*ast.Object
+	declared := map[string]token.Pos{}
+	declare := func(id *ast.Ident) {
+		if id.Name != "_" && id.Pos() < start && !inAny(id.Pos()) {
+			declared[id.Name] = id.Pos()
+		}
+	}
 	ast.Inspect(body, func(n ast.Node) bool {
-		id, ok := n.(*ast.Ident)
-		if !ok || id.Obj == nil || id.Obj.Kind != ast.Var {
-			return true
-		}
-		declPos := declaredAt(id.Obj)
-		if !declPos.IsValid() || declPos < body.Lbrace || inAny(declPos) || id.Pos() == declPos {
-			return true
-		}
-		switch {
-		case start <= id.Pos() && id.Pos() <= end:
-			if !usedInside[id.Obj] {
-				order = append(order, id.Obj)
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false // its locals are its own
+		case *ast.AssignStmt:
+			if n.Tok == token.DEFINE {
+				for _, l := range n.Lhs {
+					if id, ok := l.(*ast.Ident); ok {
+						declare(id)
+					}
+				}
 			}
-			usedInside[id.Obj] = true
-		case !inAny(id.Pos()):
-			usedOutside[id.Obj] = true
+		case *ast.ValueSpec:
+			for _, id := range n.Names {
+				declare(id)
+			}
 		}
 		return true
 	})
+	usedInside := map[string]bool{}
+	usedOutside := map[string]bool{}
+	var order []string
+	var visit func(n ast.Node) bool
+	visit = func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.SelectorExpr:
+			ast.Inspect(n.X, visit) // n.Sel is a field or method, not a local
+			return false
+		case *ast.Ident:
+			at, ok := declared[n.Name]
+			if !ok || n.Pos() == at {
+				return true
+			}
+			switch {
+			case start <= n.Pos() && n.Pos() <= end:
+				if !usedInside[n.Name] {
+					order = append(order, n.Name)
+				}
+				usedInside[n.Name] = true
+			case !inAny(n.Pos()):
+				usedOutside[n.Name] = true
+			}
+		}
+		return true
+	}
+	ast.Inspect(body, visit)
 	var out []string
-	for _, o := range order {
-		if !usedOutside[o] {
-			out = append(out, "_ = "+o.Name)
+	for _, name := range order {
+		if !usedOutside[name] {
+			out = append(out, "_ = "+name)
 		}
 	}
 	return out
-}
-
-// declaredAt is where a local variable's name is declared (:= or var).
-func declaredAt(o *ast.Object) token.Pos {
-	switch d := o.Decl.(type) {
-	case *ast.AssignStmt:
-		for _, l := range d.Lhs {
-			if id, ok := l.(*ast.Ident); ok && id.Name == o.Name {
-				return id.Pos()
-			}
-		}
-	case *ast.ValueSpec:
-		for _, id := range d.Names {
-			if id.Name == o.Name {
-				return id.Pos()
-			}
-		}
-	}
-	return token.NoPos
 }
 
 // importNames maps each import's name in the file to its path.
@@ -312,14 +325,14 @@ func importNames(f *ast.File, types *Types) map[string]string {
 // stay where they were.
 func removeUnusedImports(filename string, src []byte, types *Types) ([]byte, error) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filename, src, parser.ParseComments)
+	f, err := parser.ParseFile(fset, filename, src, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
 		return nil, err
 	}
 	used := map[string]bool{}
 	ast.Inspect(f, func(n ast.Node) bool {
 		if sel, ok := n.(*ast.SelectorExpr); ok {
-			if id, ok := sel.X.(*ast.Ident); ok && id.Obj == nil {
+			if id, ok := sel.X.(*ast.Ident); ok {
 				used[id.Name] = true
 			}
 		}

@@ -7,9 +7,9 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 )
@@ -20,8 +20,11 @@ import (
 type Types struct {
 	root, module string
 
-	mu    sync.Mutex
-	pkgs  map[string]*pkgInfo // import path → declarations
+	mu   sync.Mutex
+	pkgs map[string]*pkgInfo // import path → declarations
+
+	rootOnce  sync.Once
+	gorootDir string
 }
 
 type pkgInfo struct {
@@ -63,7 +66,19 @@ func (t *Types) dirOf(importPath string) string {
 	if rel, ok := strings.CutPrefix(importPath, t.module+"/"); ok {
 		return filepath.Join(t.root, filepath.FromSlash(rel))
 	}
-	return filepath.Join(runtime.GOROOT(), "src", filepath.FromSlash(importPath))
+	return filepath.Join(t.goroot(), "src", filepath.FromSlash(importPath))
+}
+
+// goroot is where the standard library's source is, as the go command
+// says.
+func (t *Types) goroot() string {
+	t.rootOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err == nil {
+			t.gorootDir = strings.TrimSpace(string(out))
+		}
+	})
+	return t.gorootDir
 }
 
 func (t *Types) load(importPath string) *pkgInfo {
