@@ -53,9 +53,15 @@ func (r *Reassembler) Insert(firstIndex uint64, data []byte, isLastSubstring boo
 	if isLastSubstring {
 		// The end is where the substring ends, even if capacity cuts it.
 		r.end, r.hasEnd = firstIndex+uint64(len(data)), true
+		r.forgetFrom(r.end)
 	}
 	next := w.BytesPushed()
 	limit := next + w.AvailableCapacity() // first index we cannot hold
+	if r.hasEnd {
+		// Bytes past the end are not part of the stream; writing them
+		// would also keep the stream from ever reaching its end.
+		limit = min(limit, r.end)
+	}
 
 	// Trim data to the window [next, limit).
 	start, stop := firstIndex, firstIndex+uint64(len(data))
@@ -112,6 +118,24 @@ func (r *Reassembler) store(start uint64, data []byte) {
 	}
 	r.held[i] = s
 	r.held = append(r.held[:i+1], r.held[j:]...)
+}
+
+// forgetFrom drops held bytes at index end and beyond: they arrived before
+// the end of the stream was known.
+func (r *Reassembler) forgetFrom(end uint64) {
+	for len(r.held) > 0 {
+		h := &r.held[len(r.held)-1]
+		if h.end <= end {
+			return
+		}
+		if h.start < end {
+			r.heldBytes -= h.end - end
+			h.end = end
+			return
+		}
+		r.heldBytes -= h.end - h.start
+		r.held = r.held[:len(r.held)-1]
+	}
 }
 
 // drain writes every held byte that is now in order and forgets every held
