@@ -86,6 +86,9 @@ func (g *grading) report(cs []check) {
 			status = gotest.Skip
 		}
 		count := fmt.Sprintf("%d checks", len(group))
+		if len(group) == 1 {
+			count = "1 check"
+		}
 		switch {
 		case passed+failed == 0:
 			count = fmt.Sprintf("%d skipped", skipped)
