@@ -112,6 +112,10 @@ func (g *grading) grade(ctx context.Context) int {
 			}
 			passedPkg[s.pkg] = ok
 		}
+		if ctx.Err() != nil {
+			g.fatal(fmt.Errorf("interrupted"))
+			return 130
+		}
 		if g.cfg.stop {
 			// Report up to the first failure; the rest of the suite ran in
 			// the same process, but a student asked to see one thing.

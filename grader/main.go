@@ -24,7 +24,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"regexp"
+	"syscall"
 	"time"
 )
 
@@ -115,7 +117,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			panic(p)
 		}
 	}()
-	code := g.grade(context.Background())
+	// Interrupted, the grader stops its test processes (each runs in its
+	// own process group, out of reach of the terminal's ^C) and still
+	// writes its results.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := g.grade(ctx)
 	if err := g.writeJSON(); err != nil {
 		fmt.Fprintf(stderr, "grader: %v\n", err)
 		if code == 0 {

@@ -96,8 +96,12 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		if end.normal {
 			break
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() == context.DeadlineExceeded {
 			c.failRunning(fmt.Sprintf("the package ran out of time (%v for all its tests)", o.Budget))
+			break
+		}
+		if ctx.Err() != nil {
+			c.failRunning("interrupted")
 			break
 		}
 		if c.decidedCount() == done {
