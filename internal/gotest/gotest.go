@@ -96,6 +96,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		if end.normal {
 			break
 		}
+		if ctx.Err() != nil && len(c.tests) == 0 {
+			return nil, fmt.Errorf("no test started in %v: does the package hang as it starts (init, TestMain)?", o.Budget)
+		}
 		if ctx.Err() == context.DeadlineExceeded {
 			c.failRunning(fmt.Sprintf("the package ran out of time (%v for all its tests)", o.Budget))
 			break

@@ -66,3 +66,19 @@ func TestRun(t *testing.T) {
 		require.Equal(t, []string{"BenchmarkSpeed/pop=0", "BenchmarkSpeed/pop=6"}, names)
 	})
 }
+
+func TestRunStartup(t *testing.T) {
+	t.Run("os.Exit(0) in a test fails it and the rest still runs", func(t *testing.T) {
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: 10 * time.Second, Budget: time.Minute})
+		require.NoError(t, err)
+		want := []outcome{{"TestExitZero", Fail}, {"TestAfter", Pass}}
+		if d := cmp.Diff(want, outcomes(rs)); d != "" {
+			t.Fatalf("(-want +got)\n%s", d)
+		}
+	})
+	t.Run("a package that hangs before any test is an error once its budget is spent", func(t *testing.T) {
+		t.Setenv("GOTEST_HANG", "1")
+		_, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: time.Second, Budget: 5 * time.Second})
+		require.ErrorContains(t, err, "no test started")
+	})
+}
