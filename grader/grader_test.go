@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -66,6 +68,19 @@ func TestCondense(t *testing.T) {
 				"              - 5\n" +
 				"              + 4\n",
 			want: "steps so far:\n  1. push \"hello\"\n✗ 2. expect bytes buffered: (-want +got)\n      - 5\n      + 4",
+		},
+		{
+			name: "a long list of steps keeps its start and the steps before the failure",
+			out: "    x_test.go:1: \n        steps so far:\n" + func() string {
+				var b strings.Builder
+				for i := 1; i <= 20; i++ {
+					fmt.Fprintf(&b, "          %d. push %d\n", i, i)
+				}
+				return b.String()
+			}() + "        ✗ 21. expect finished\n",
+			want: "steps so far:\n  1. push 1\n  2. push 2\n  3. push 3\n  … 9 more steps …\n" +
+				"  13. push 13\n  14. push 14\n  15. push 15\n  16. push 16\n  17. push 17\n  18. push 18\n  19. push 19\n  20. push 20\n" +
+				"✗ 21. expect finished",
 		},
 		{
 			name: "a panic keeps its message and the frames outside the runtime",

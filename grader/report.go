@@ -169,7 +169,7 @@ func condense(out string) string {
 				}
 				block = append(block, dedent(m, indent))
 			}
-			return strings.Join(trimEmpty(block), "\n")
+			return strings.Join(elideSteps(trimEmpty(block)), "\n")
 		}
 	}
 	for i, l := range lines {
@@ -273,4 +273,27 @@ func skipReason(out string) string {
 		}
 	}
 	return "no reason given"
+}
+
+var stepLine = regexp.MustCompile(`^  \d+\. `)
+
+// elideSteps shortens a long "steps so far" list to its first few steps
+// and the ones just before the failure, which are the ones that matter.
+func elideSteps(block []string) []string {
+	const head, tail = 3, 8
+	first, last := -1, -1
+	for i, l := range block {
+		if stepLine.MatchString(l) {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 || last-first+1 <= head+tail+2 {
+		return block
+	}
+	out := append([]string{}, block[:first+head]...)
+	out = append(out, fmt.Sprintf("  … %d more steps …", last-first+1-head-tail))
+	return append(out, block[last-tail+1:]...)
 }
