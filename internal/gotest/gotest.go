@@ -242,6 +242,7 @@ type test struct {
 	name     string
 	started  time.Time // wall clock at its run event, for the timeout
 	running  bool
+	paused   bool
 	decided  bool
 	status   Status
 	elapsed  time.Duration
@@ -333,6 +334,10 @@ func (c *collector) add(ev Event) {
 	case "run":
 		c.started++
 		t.running, t.started = true, time.Now()
+	case "pause":
+		t.paused = true // a parallel test waiting its turn is not slow
+	case "cont":
+		t.paused, t.started = false, time.Now()
 	case "output":
 		if isFraming(ev.Output) {
 			return
@@ -428,7 +433,7 @@ func (c *collector) overdue(limit time.Duration) string {
 		return ""
 	}
 	for _, t := range c.tests {
-		if t.running && !t.parent && time.Since(t.started) > limit {
+		if t.running && !t.parent && !t.paused && time.Since(t.started) > limit {
 			return t.name
 		}
 	}
