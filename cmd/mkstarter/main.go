@@ -49,6 +49,11 @@ func run(args []string) error {
 	if *out == "" && *branch == "" {
 		return fmt.Errorf("say where the starter goes: -out DIR and/or -branch NAME")
 	}
+	if *branch != "" {
+		if err := checkBranch(*root, *branch); err != nil {
+			return err
+		}
+	}
 	dir := *out
 	if dir == "" {
 		tmp, err := os.MkdirTemp("", "tcplab-starter-")
@@ -91,18 +96,6 @@ func commitTree(root, dir, branch string, through int) (string, error) {
 		return strings.TrimSpace(string(o)), nil
 	}
 	ref := "refs/heads/" + branch
-	if _, err := git(nil, "check-ref-format", ref); err != nil {
-		return "", fmt.Errorf("bad branch name %q", branch)
-	}
-	wts, err := git(nil, "worktree", "list", "--porcelain")
-	if err != nil {
-		return "", err
-	}
-	for _, l := range strings.Split(wts, "\n") {
-		if l == "branch "+ref {
-			return "", fmt.Errorf("branch %s is checked out in a worktree; pick another name", branch)
-		}
-	}
 	index, err := os.CreateTemp("", "mkstarter-index-")
 	if err != nil {
 		return "", err
@@ -143,4 +136,27 @@ func commitTree(root, dir, branch string, through int) (string, error) {
 		return "", err
 	}
 	return commit, nil
+}
+
+// checkBranch refuses a bad branch name, and a branch checked out in a
+// worktree: moving it would leave that worktree's files behind its HEAD.
+func checkBranch(root, branch string) error {
+	ref := "refs/heads/" + branch
+	cmd := exec.Command("git", "check-ref-format", ref)
+	cmd.Dir = root
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("bad branch name %q", branch)
+	}
+	cmd = exec.Command("git", "worktree", "list", "--porcelain")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("git worktree list: %w", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if l == "branch "+ref {
+			return fmt.Errorf("branch %s is checked out in a worktree; pick another name", branch)
+		}
+	}
+	return nil
 }
