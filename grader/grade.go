@@ -34,13 +34,20 @@ type grading struct {
 	checks   []check
 	warnings []string
 	failure  error // the grader could not finish
-	log      strings.Builder
+	// log is what Gradescope shows above the tests: every line printed but
+	// the failure details, which each test's own output carries.
+	log strings.Builder
 }
 
 func (g *grading) printf(format string, args ...any) {
 	s := fmt.Sprintf(format, args...)
 	fmt.Fprint(g.cfg.stdout, s)
 	g.log.WriteString(stripColor(s))
+}
+
+// detailf prints a line of failure detail: on the terminal, not in the log.
+func (g *grading) detailf(format string, args ...any) {
+	fmt.Fprintf(g.cfg.stdout, format, args...)
 }
 
 func (g *grading) fatal(err error) {

@@ -125,10 +125,10 @@ func (g *grading) printIndented(s string, n int) {
 	pad := strings.Repeat(" ", n)
 	for _, line := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
 		if strings.HasPrefix(strings.TrimSpace(line), "✗") {
-			g.printf("%s%s\n", pad, red(line))
+			g.detailf("%s%s\n", pad, red(line))
 			continue
 		}
-		g.printf("%s%s\n", pad, line)
+		g.detailf("%s%s\n", pad, line)
 	}
 }
 
