@@ -175,15 +175,26 @@ func (s *Sender) Receive(msg receiver.ReceiverMessage) {
 		return
 	}
 	if !msg.ACK {
-		s.window = msg.WindowSize
+		// Only a receiver that has not seen the SYN sends a window without
+		// an ackno; once something was acknowledged such a message is a
+		// late one, and its window is stale.
+		if s.acked == 0 {
+			s.window = msg.WindowSize
+		}
 		return
 	}
 	ack := msg.Ackno.Unwrap(s.isn, s.next)
 	if ack > s.next {
 		return // acknowledges something never sent: ignore it all
 	}
+	if ack < s.acked {
+		// A late ACK, overtaken by a newer one. Its window counts from its
+		// own ackno; taken from ours it would reach past what the receiver
+		// offered.
+		return
+	}
 	s.window = msg.WindowSize
-	if ack <= s.acked {
+	if ack == s.acked {
 		return
 	}
 	s.acked = ack
