@@ -94,6 +94,22 @@ func TestCondense(t *testing.T) {
 				"  at /work/labs/0-bytestream/bytestream.go:50 (0-bytestream.(*Writer).Push)",
 		},
 		{
+			name: "testify's failure keeps the error and messages, not the trace",
+			out: "    network_test.go:208: \n" +
+				"        \tError Trace:\t/work/labs/4-connection/network_test.go:208\n" +
+				"        \t            \t\t\t\t/work/labs/4-connection/network_test.go:99\n" +
+				"        \tError:      \tNot equal: \n" +
+				"        \t            \texpected: 10\n" +
+				"        \t            \tactual  : 5\n" +
+				"        \tTest:       \tTestSimulatedNetwork/1_MiB\n" +
+				"        \tMessages:   \tboth connections end cleanly closed\n",
+			want: "network_test.go:208:\n" +
+				"Error: Not equal:\n" +
+				"  expected: 10\n" +
+				"  actual  : 5\n" +
+				"Messages: both connections end cleanly closed",
+		},
+		{
 			name: "plain messages lose their indentation",
 			out:  "    x_test.go:9: seed 1\n    x_test.go:10: got 3, want 4\n",
 			want: "x_test.go:9: seed 1\nx_test.go:10: got 3, want 4",

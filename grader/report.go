@@ -177,6 +177,7 @@ func condense(out string) string {
 			return panicSummary(lines[i:])
 		}
 	}
+	lines = dropTestifyNoise(lines)
 	// Plain t.Error/t.Fatal messages, without the file:line headers'
 	// indentation; at most 20 lines.
 	var msg []string
@@ -296,4 +297,31 @@ func elideSteps(block []string) []string {
 	out := append([]string{}, block[:first+head]...)
 	out = append(out, fmt.Sprintf("  … %d more steps …", last-first+1-head-tail))
 	return append(out, block[last-tail+1:]...)
+}
+
+var testifyLabel = regexp.MustCompile(`^\s+(Error Trace|Error|Test|Messages):\s`)
+
+// dropTestifyNoise removes from testify's failure blocks the stack of file
+// names and the test's name: the student knows which test it is, and the
+// error and messages say what went wrong.
+func dropTestifyNoise(lines []string) []string {
+	var out []string
+	inBlock, skipping := false, false
+	for _, l := range lines {
+		m := testifyLabel.FindStringSubmatch(l)
+		switch {
+		case m != nil:
+			inBlock, skipping = true, m[1] == "Error Trace" || m[1] == "Test"
+			_, v, _ := strings.Cut(l, ":")
+			l = "      " + m[1] + ": " + strings.TrimSpace(v)
+		case logHeader.MatchString(l):
+			inBlock, skipping = false, false
+		case inBlock:
+			l = "        " + strings.TrimSpace(l)
+		}
+		if !skipping {
+			out = append(out, strings.TrimRight(l, " \t"))
+		}
+	}
+	return out
 }
