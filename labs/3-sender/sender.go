@@ -30,9 +30,12 @@ type Sender struct {
 	window  uint16 // the receiver's last advertised window
 	finSent bool
 
-	// outstanding holds sent messages not yet wholly acknowledged, oldest
-	// first; their payloads are the sender's own copies (from spare).
+	// outstanding[head:] holds sent messages not yet wholly acknowledged,
+	// oldest first; their payloads are the sender's own copies (from
+	// spare). An ACK advances head rather than shifting the slice, which
+	// would copy the whole window on every ACK.
 	outstanding []segment
+	head        int
 	spare       [][]byte // payload buffers to reuse, so steady state allocates nothing
 
 	timerOn  bool
@@ -200,21 +203,26 @@ func (s *Sender) Receive(msg receiver.ReceiverMessage) {
 	s.acked = ack
 	// Forget every message now wholly acknowledged. One that is only partly
 	// acknowledged stays outstanding.
-	done := 0
-	for _, seg := range s.outstanding {
+	for ; s.head < len(s.outstanding); s.head++ {
+		seg := s.outstanding[s.head]
 		if seg.abs+seg.msg.SequenceLength() > ack {
 			break
 		}
 		if seg.msg.Payload != nil {
 			s.spare = append(s.spare, seg.msg.Payload)
 		}
-		done++
 	}
-	s.outstanding = append(s.outstanding[:0], s.outstanding[done:]...)
+	// Once most of the slice is acknowledged, move the rest to the front so
+	// the array is reused. Fewer messages are moved than were acknowledged
+	// since the last move, so the copying stays O(1) a message.
+	if s.head > len(s.outstanding)/2 {
+		n := copy(s.outstanding, s.outstanding[s.head:])
+		s.outstanding, s.head = s.outstanding[:n], 0
+	}
 	// New data arrived, so the path works: back to the initial RTO, and
 	// time the oldest message still outstanding afresh.
 	s.rto, s.retxRuns = s.initialRTO, 0
-	s.timerOn, s.timer = len(s.outstanding) > 0, 0
+	s.timerOn, s.timer = s.head < len(s.outstanding), 0
 	//lab:solution end
 }
 
@@ -230,7 +238,7 @@ func (s *Sender) Tick(elapsed time.Duration, transmit func(receiver.SenderMessag
 	if s.timer < s.rto {
 		return
 	}
-	transmit(s.trimmed(s.outstanding[0]))
+	transmit(s.trimmed(s.outstanding[s.head]))
 	// A zero window is not congestion: the probe is expected to go
 	// unanswered for a while, so neither back off nor count it.
 	if s.window > 0 {
