@@ -19,6 +19,9 @@ type ByteStream struct {
 	buf    []byte
 	pushed uint64 // bytes ever pushed
 	popped uint64 // bytes ever popped
+	// head is popped % capacity, kept up to date so that no Push or Peek
+	// pays for a division.
+	head uint64
 	//lab:solution end
 	closed bool
 	err    bool
@@ -58,7 +61,10 @@ func (w *Writer) Push(data []byte) {
 		return
 	}
 	// At most two copies: up to the end of the ring, then from its start.
-	at := w.pushed % w.capacity
+	at := w.head + (w.pushed - w.popped)
+	if at >= w.capacity {
+		at -= w.capacity
+	}
 	c := copy(w.buf[at:], data[:n])
 	copy(w.buf, data[c:n])
 	w.pushed += n
@@ -106,11 +112,10 @@ func (r *Reader) Peek() []byte {
 	if r.pushed == r.popped {
 		return nil
 	}
-	at := r.popped % r.capacity
 	// The buffered bytes may wrap around the end of the ring; the prefix
 	// stops there and the next Peek (after a Pop) returns the rest.
-	end := min(at+(r.pushed-r.popped), r.capacity)
-	return r.buf[at:end]
+	end := min(r.head+(r.pushed-r.popped), r.capacity)
+	return r.buf[r.head:end]
 	//lab:solution end
 }
 
@@ -119,6 +124,10 @@ func (r *Reader) Pop(n uint64) {
 	//lab:solution begin
 	n = min(n, r.BytesBuffered())
 	r.popped += n
+	r.head += n
+	if r.head >= r.capacity {
+		r.head -= r.capacity
+	}
 	//lab:solution end
 }
 

@@ -71,7 +71,9 @@ func (r *Reassembler) Insert(firstIndex uint64, data []byte, isLastSubstring boo
 		if start == next {
 			// In order: straight into the stream, one copy.
 			w.Push(data)
-			r.drain()
+			if len(r.held) > 0 {
+				r.drain()
+			}
 		} else {
 			r.store(start, data)
 		}
