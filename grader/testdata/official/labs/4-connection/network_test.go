@@ -110,7 +110,9 @@ func (p *app) run(transmit func(Message)) {
 // exchange runs two connections through the simulated network until both
 // are done (or the simulated time runs out) and checks that each received
 // exactly what the other sent and that both closed cleanly.
-func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Config) {
+//
+// With twoGenerals set, one more ending is accepted: see leftByLingerer.
+func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Config, twoGenerals bool) {
 	t.Helper()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0x7c91))
@@ -147,9 +149,36 @@ func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Confi
 
 	sameBytes(t, "B received from A", a.toSend, b.received)
 	sameBytes(t, "A received from B", b.toSend, a.received)
+	if twoGenerals {
+		if side, ok := leftByLingerer(a.c, b.c); ok {
+			// The two generals: the lingerer waited 10 RTOs after the last
+			// message it heard, but this side's retransmissions, backing
+			// off, were all lost for longer than that. Everything was
+			// delivered (checked above); only this side cannot know it.
+			// The lecture's linger makes this rare, not impossible.
+			t.Logf("two generals: %s was left in LAST_ACK when its peer stopped lingering", side)
+			return
+		}
+	}
 	require.Equal(t, [2]State{CLOSED, CLOSED}, [2]State{a.c.State(), b.c.State()},
 		"both connections end cleanly closed (A, B)")
 	require.False(t, a.c.Active() || b.c.Active(), "both connections are done")
+}
+
+// leftByLingerer reports whether the exchange ended the one way the
+// protocol cannot prevent: one side CLOSED after lingering, having received
+// the whole stream and FIN of the other, which is stuck in LAST_ACK because
+// the acknowledgments of its last messages were all lost.
+func leftByLingerer(a, b *Connection) (string, bool) {
+	for _, p := range []struct {
+		name        string
+		stuck, gone *Connection
+	}{{"A", a, b}, {"B", b, a}} {
+		if p.stuck.State() == LAST_ACK && p.gone.State() == CLOSED && p.gone.inbound.Writer().IsClosed() {
+			return p.name, true
+		}
+	}
+	return "", false
 }
 
 // sameBytes compares streams without printing megabytes.
@@ -189,23 +218,28 @@ func TestSimulatedNetwork(t *testing.T) {
 		size  int
 		cfg   Config
 		short bool // runs under -short
+		// twoGenerals: the loss is high enough that a side's last FIN may
+		// outlast its peer's linger (see leftByLingerer).
+		twoGenerals bool
 	}{
-		{"1 MiB each way, no loss", 1, netConditions{latency: 2 * time.Millisecond}, MiB, cfg, true},
+		{"1 MiB each way, no loss", 1, netConditions{latency: 2 * time.Millisecond}, MiB, cfg, true, false},
 		{"1 MiB each way, reordering and duplication, no loss", 2,
-			netConditions{duplicate: 0.1, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, MiB, cfg, true},
+			netConditions{duplicate: 0.1, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, MiB, cfg, true, false},
 		{"1 MiB each way, 10% loss, reordering and duplication", 3,
-			netConditions{loss: 0.1, duplicate: 0.1, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, MiB, cfg, true},
+			netConditions{loss: 0.1, duplicate: 0.1, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, MiB, cfg, true, false},
 		{"1 MiB each way, 30% loss, reordering and duplication", 4,
-			netConditions{loss: 0.3, duplicate: 0.1, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, MiB, lossy, true},
+			netConditions{loss: 0.3, duplicate: 0.1, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, MiB, lossy, true, true},
+		{"1 MiB each way, 30% loss, reordering and duplication, closing cleanly", 6,
+			netConditions{loss: 0.3, duplicate: 0.1, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, MiB, lossy, true, false},
 		{"10 MiB each way, 10% loss, reordering and duplication", 5,
-			netConditions{loss: 0.1, duplicate: 0.05, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, 10 * MiB, cfg, false},
+			netConditions{loss: 0.1, duplicate: 0.05, latency: 2 * time.Millisecond, jitter: 8 * time.Millisecond}, 10 * MiB, cfg, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if testing.Short() && !tc.short {
 				t.Skip("long run: skipped under -short")
 			}
-			exchange(t, tc.seed, tc.cond, tc.size, tc.cfg)
+			exchange(t, tc.seed, tc.cond, tc.size, tc.cfg, tc.twoGenerals)
 		})
 	}
 }
