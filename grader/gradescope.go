@@ -57,13 +57,13 @@ func (g *grading) results() gsResults {
 		t := gsTest{Name: fmt.Sprintf("%s: %s", c.suite.name, displayName(c.name)), Visibility: "visible", Status: "passed", Tags: []string{c.suite.pkg}}
 		switch c.status {
 		case gotest.Pass:
-			t.MaxScore = round2(c.suite.points / float64(counted[c.suite.name]))
+			t.MaxScore = round4(c.suite.points / float64(counted[c.suite.name]))
 			t.Score = t.MaxScore
 			if c.suite.bench != "" {
 				t.Output = c.detail
 			}
 		case gotest.Fail:
-			t.MaxScore = round2(c.suite.points / float64(counted[c.suite.name]))
+			t.MaxScore = round4(c.suite.points / float64(counted[c.suite.name]))
 			t.Status, t.Output = "failed", c.detail
 		default:
 			t.Output = "skipped: " + c.detail
@@ -90,6 +90,10 @@ func displayName(name string) string {
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// round4 keeps a check's share of its suite's points exact enough that the
+// shares add up to the suite's points at two decimals.
+func round4(f float64) float64 { return math.Round(f*10000) / 10000 }
 
 // writeJSON writes results.json if -json asked for it.
 func (g *grading) writeJSON() error {
