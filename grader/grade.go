@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"tcplab/internal/gotest"
+)
+
+// check is one graded unit: a leaf test, a speed measurement, or a whole
+// package that did not build.
+type check struct {
+	suite   suite
+	name    string // "TestPush/push_beyond_capacity", "BenchmarkByteStream/pop=4096"
+	status  gotest.Status
+	elapsed time.Duration
+	detail  string  // what a student should read: the failing step, the speed
+	output  string  // everything the check printed
+	gbits   float64 // speed checks: the measured rate
+}
+
+// grading is one run of the grader.
+type grading struct {
+	cfg      config
+	start    time.Time
+	root     string // the tree actually tested (a temporary copy under -official)
+	checks   []check
+	warnings []string
+	failure  error // the grader could not finish
+	// log is what Gradescope shows above the tests: every line printed but
+	// the failure details, which each test's own output carries.
+	log strings.Builder
+}
+
+func (g *grading) printf(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	fmt.Fprint(g.cfg.stdout, s)
+	g.log.WriteString(stripColor(s))
+}
+
+// detailf prints a line of failure detail: on the terminal, not in the log.
+func (g *grading) detailf(format string, args ...any) {
+	fmt.Fprintf(g.cfg.stdout, format, args...)
+}
+
+func (g *grading) fatal(err error) {
+	if g.failure == nil {
+		g.failure = err
+	}
+	fmt.Fprintf(g.cfg.stderr, "grader: %v\n", err)
+	g.log.WriteString("grader: " + err.Error() + "\n")
+}
+
+// grade runs the stage and returns the exit status.
+func (g *grading) grade(ctx context.Context) int {
+	root, err := findRoot(g.cfg.dir)
+	if err != nil {
+		g.fatal(err)
+		return 2
+	}
+	g.root = root
+	todo := stageSuites(g.cfg.stage)
+	for _, s := range todo {
+		if _, err := os.Stat(filepath.Join(root, s.pkg)); err != nil {
+			g.fatal(fmt.Errorf("%w: %s needs %s, which this tree does not have (not released yet?)", errUsage, g.cfg.stageName, s.pkg))
+			return 2
+		}
+	}
+
+	official, err := g.officialFiles()
+	if err != nil {
+		g.fatal(err)
+		return 2
+	}
+	g.warnings = compareOfficial(root, official, todo)
+	if g.cfg.official {
+		tmp, err := os.MkdirTemp("", "tcplab-grade-")
+		if err != nil {
+			g.fatal(err)
+			return 2
+		}
+		defer os.RemoveAll(tmp)
+		if err := overlayOfficial(root, tmp, official); err != nil {
+			g.fatal(err)
+			return 2
+		}
+		g.root = tmp
+	}
+	for _, w := range g.warnings {
+		if g.cfg.official {
+			w += " (graded with the official tests instead)"
+		} else {
+			w += " (run with -official to grade with the official tests)"
+		}
+		g.printf("%s %s\n", yellow("warning:"), w)
+	}
+
+	passedPkg := map[string]bool{} // package → all its test checks passed
+	for _, s := range todo {
+		if s.bench != "" && g.cfg.run != nil && !g.cfg.run.MatchString(benchName(s.bench)) && !g.cfg.run.MatchString(s.name) {
+			continue
+		}
+		g.printf("%s\n", bold(fmt.Sprintf("%s (%s)", s.name, s.pkg)))
+		var cs []check
+		if s.bench != "" {
+			cs = g.runSpeed(ctx, s, passedPkg)
+		} else {
+			cs = g.runTests(ctx, s)
+			ok := true
+			for _, c := range cs {
+				ok = ok && c.status != gotest.Fail
+			}
+			passedPkg[s.pkg] = ok
+		}
+		if ctx.Err() != nil {
+			g.fatal(fmt.Errorf("interrupted"))
+			return 130
+		}
+		if g.cfg.stop {
+			// Report up to the first failure; the rest of the suite ran in
+			// the same process, but a student asked to see one thing.
+			for i, c := range cs {
+				if c.status == gotest.Fail {
+					cs = cs[:i+1]
+					break
+				}
+			}
+		}
+		g.report(cs)
+		g.checks = append(g.checks, cs...)
+		if g.cfg.stop && anyFailed(cs) {
+			g.printf("stopping at the first failure (-stop)\n")
+			break
+		}
+	}
+
+	passed, failed, skipped := g.counts()
+	summary := fmt.Sprintf("%s: %d/%d passed", g.cfg.stageName, passed, passed+failed)
+	if skipped > 0 {
+		summary += fmt.Sprintf(", %d skipped", skipped)
+	}
+	if failed == 0 && passed > 0 {
+		g.printf("%s\n", green(summary))
+		return 0
+	}
+	g.printf("%s\n", red(summary))
+	return 1
+}
+
+func (g *grading) counts() (passed, failed, skipped int) {
+	for _, c := range g.checks {
+		switch c.status {
+		case gotest.Pass:
+			passed++
+		case gotest.Fail:
+			failed++
+		default:
+			skipped++
+		}
+	}
+	return
+}
+
+func anyFailed(cs []check) bool {
+	for _, c := range cs {
+		if c.status == gotest.Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// runTests runs a suite's tests: one check per leaf test, or one failing
+// check for the whole package if it does not build.
+func (g *grading) runTests(ctx context.Context, s suite) []check {
+	o := gotest.Options{
+		Dir:     g.root,
+		Package: "./" + s.pkg,
+		Timeout: g.cfg.timeout,
+		Budget:  g.cfg.pkgTimeout,
+	}
+	if g.cfg.run != nil {
+		o.Run = g.cfg.run.String()
+	}
+	if g.cfg.race {
+		o.Args = append(o.Args, "-race")
+	}
+	rs, err := gotest.Run(ctx, o)
+	if err != nil {
+		return []check{g.brokenPackage(s, err)}
+	}
+	var cs []check
+	for _, r := range rs {
+		c := check{suite: s, name: r.Name, status: r.Status, elapsed: r.Elapsed, output: r.Output}
+		switch r.Status {
+		case gotest.Fail:
+			c.detail = condense(r.Output)
+		case gotest.Skip:
+			c.detail = skipReason(r.Output)
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// brokenPackage is the one check that stands for a package that could not
+// be tested at all.
+func (g *grading) brokenPackage(s suite, err error) check {
+	var be *gotest.BuildError
+	c := check{suite: s, name: "builds", status: gotest.Fail}
+	if errors.As(err, &be) {
+		c.detail, c.output = strings.TrimSpace(be.Output), be.Output
+	} else {
+		c.name = "runs"
+		c.detail, c.output = err.Error(), err.Error()
+	}
+	return c
+}
+
+var gbitsRe = regexp.MustCompile(`([0-9.eE+-]+) Gbit/s`)
+
+// runSpeed measures a suite's benchmark briefly. A speed check only counts
+// once the package's tests pass: code that does nothing is fast.
+func (g *grading) runSpeed(ctx context.Context, s suite, passedPkg map[string]bool) []check {
+	name := benchName(s.bench)
+	if ok, ran := passedPkg[s.pkg]; ran && !ok {
+		return []check{{suite: s, name: name, status: gotest.Fail,
+			detail: "not measured: fix the failing checks above first (code that does nothing is fast)"}}
+	}
+	o := gotest.Options{
+		Dir:     g.root,
+		Package: "./" + s.pkg,
+		Bench:   s.bench,
+		Args:    []string{"-benchtime=" + g.cfg.benchtime},
+		Timeout: g.cfg.timeout,
+		Budget:  g.cfg.pkgTimeout,
+	}
+	rs, err := gotest.Run(ctx, o)
+	if err != nil {
+		c := g.brokenPackage(s, err)
+		c.name = name
+		return []check{c}
+	}
+	var cs []check
+	for _, r := range rs {
+		c := check{suite: s, name: r.Name, status: r.Status, elapsed: r.Elapsed, output: r.Output}
+		if r.Status == gotest.Fail {
+			c.detail = condense(r.Output)
+			cs = append(cs, c)
+			continue
+		}
+		m := gbitsRe.FindStringSubmatch(r.Bench)
+		if m == nil {
+			c.status = gotest.Fail
+			c.detail = fmt.Sprintf("the benchmark reported no Gbit/s: %q", r.Bench)
+			cs = append(cs, c)
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[1], 64)
+		c.gbits = v
+		if v < speedFloor {
+			c.status = gotest.Fail
+			c.detail = fmt.Sprintf("%.3g Gbit/s: below the %.1f Gbit/s floor (%.2g× of it)", v, speedFloor, v/speedFloor)
+		} else {
+			c.detail = fmt.Sprintf("%.1f Gbit/s (%.0f× the %.1f floor)", v, v/speedFloor, speedFloor)
+		}
+		cs = append(cs, c)
+	}
+	if len(cs) == 0 {
+		cs = append(cs, check{suite: s, name: name, status: gotest.Fail, detail: "no benchmark matched " + s.bench})
+	}
+	return cs
+}
+
+// benchName turns a benchmark pattern back into a name: ^BenchmarkX$ → BenchmarkX.
+func benchName(pat string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(pat, "^"), "$")
+}
+
+// findRoot returns the module root at or above dir.
+func findRoot(dir string) (string, error) {
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return "", err
+		}
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil {
+			if !strings.HasPrefix(string(b), "module tcplab") {
+				return "", fmt.Errorf("%w: %s is module %q, not tcplab", errUsage, d, firstLine(string(b)))
+			}
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("%w: no go.mod at or above %s: run the grader inside a tcplab tree, or pass -dir", errUsage, dir)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

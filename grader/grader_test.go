@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+func TestOfficialCopyIsCurrent(t *testing.T) {
+	root, err := findRoot("")
+	require.NoError(t, err)
+	tree, err := selectFiles(os.DirFS(root))
+	require.NoError(t, err)
+	sub, err := fs.Sub(embedded, officialRoot)
+	require.NoError(t, err)
+	copied, err := selectFiles(sub)
+	require.NoError(t, err)
+	var stale []string
+	for p, b := range tree {
+		if c, ok := copied[p]; !ok || !bytes.Equal(b, c) {
+			stale = append(stale, p)
+		}
+	}
+	for p := range copied {
+		if _, ok := tree[p]; !ok {
+			stale = append(stale, p+" (gone from the tree)")
+		}
+	}
+	slices.Sort(stale)
+	if len(stale) > 0 {
+		t.Fatalf("the grader's official tests are out of date; run `go run ./grader sync-official`:\n%v", stale)
+	}
+}
+
+func TestStageTable(t *testing.T) {
+	for name, n := range stageNames {
+		got := stageSuites(n)
+		require.NotEmpty(t, got, name)
+		if n > 0 {
+			// Each stage runs the checks of every stage before it.
+			prev := stageSuites(n - 1)
+			require.Equal(t, prev, got[:len(prev)], "%s starts with the stages before it", name)
+		}
+	}
+	require.Equal(t, stageSuites(4), stageSuites(stageNames["all"]))
+	for _, s := range suites {
+		require.Positive(t, s.points, s.name)
+	}
+}
+
+func TestCondense(t *testing.T) {
+	cases := []struct{ name, out, want string }{
+		{
+			name: "the harness's steps and diff, without the log header",
+			out: "    bytestream_test.go:42: \n" +
+				"        steps so far:\n" +
+				"          1. push \"hello\"\n" +
+				"        ✗ 2. expect bytes buffered: (-want +got)\n" +
+				"              - 5\n" +
+				"              + 4\n",
+			want: "steps so far:\n  1. push \"hello\"\n✗ 2. expect bytes buffered: (-want +got)\n      - 5\n      + 4",
+		},
+		{
+			name: "a long list of steps keeps its start and the steps before the failure",
+			out: "    x_test.go:1: \n        steps so far:\n" + func() string {
+				var b strings.Builder
+				for i := 1; i <= 20; i++ {
+					fmt.Fprintf(&b, "          %d. push %d\n", i, i)
+				}
+				return b.String()
+			}() + "        ✗ 21. expect finished\n",
+			want: "steps so far:\n  1. push 1\n  2. push 2\n  3. push 3\n  … 9 more steps …\n" +
+				"  13. push 13\n  14. push 14\n  15. push 15\n  16. push 16\n  17. push 17\n  18. push 18\n  19. push 19\n  20. push 20\n" +
+				"✗ 21. expect finished",
+		},
+		{
+			name: "a panic keeps its message and the frames outside the runtime",
+			out: "panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n" +
+				"goroutine 7 [running]:\n" +
+				"testing.tRunner.func1.2({0x1, 0x2})\n" +
+				"\t/usr/local/go/src/testing/testing.go:1974 +0x232\n" +
+				"tcplab/labs/0-bytestream.(*Writer).Push(0x0, {0x0, 0x0, 0x0})\n" +
+				"\t/work/labs/0-bytestream/bytestream.go:50 +0x1c\n",
+			want: "panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n" +
+				"  at /work/labs/0-bytestream/bytestream.go:50 (0-bytestream.(*Writer).Push)",
+		},
+		{
+			name: "testify's failure keeps the error and messages, not the trace",
+			out: "    network_test.go:208: \n" +
+				"        \tError Trace:\t/work/labs/4-connection/network_test.go:208\n" +
+				"        \t            \t\t\t\t/work/labs/4-connection/network_test.go:99\n" +
+				"        \tError:      \tNot equal: \n" +
+				"        \t            \texpected: 10\n" +
+				"        \t            \tactual  : 5\n" +
+				"        \tTest:       \tTestSimulatedNetwork/1_MiB\n" +
+				"        \tMessages:   \tboth connections end cleanly closed\n",
+			want: "network_test.go:208:\n" +
+				"Error: Not equal:\n" +
+				"  expected: 10\n" +
+				"  actual  : 5\n" +
+				"Messages: both connections end cleanly closed",
+		},
+		{
+			name: "plain messages lose their indentation",
+			out:  "    x_test.go:9: seed 1\n    x_test.go:10: got 3, want 4\n",
+			want: "x_test.go:9: seed 1\nx_test.go:10: got 3, want 4",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if d := cmp.Diff(c.want, condense(c.out)); d != "" {
+				t.Errorf("(-want +got)\n%s", d)
+			}
+		})
+	}
+}
+
+func TestResultsAreWrittenWhenGradingCannotStart(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.json")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-dir", dir, "-json", results, "check0"}, &stdout, &stderr)
+	require.Equal(t, 2, code)
+	b, err := os.ReadFile(results)
+	require.NoError(t, err)
+	var r gsResults
+	require.NoError(t, json.Unmarshal(b, &r))
+	require.Zero(t, r.Score)
+	require.Contains(t, r.Output, "no go.mod")
+	require.Contains(t, stderr.String(), "no go.mod")
+}
+
+// Editing a test cannot change the grade under -official: a lab with a bug
+// and a test file rewritten to pass still fails, and the grader says the
+// test file differs.
+func TestOfficialOverridesEditedTests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("copies the tree and runs the byte stream's tests")
+	}
+	root, err := findRoot("")
+	require.NoError(t, err)
+	tree := t.TempDir()
+	require.NoError(t, overlayOfficial(root, tree, nil))
+	lab := filepath.Join(tree, "labs/0-bytestream")
+	src, err := os.ReadFile(filepath.Join(lab, "bytestream.go"))
+	require.NoError(t, err)
+	buggy := strings.Replace(string(src), "return r.closed && r.pushed == r.popped", "return r.closed", 1)
+	require.NotEqual(t, string(src), buggy, "the bug applies")
+	require.NoError(t, os.WriteFile(filepath.Join(lab, "bytestream.go"), []byte(buggy), 0o644))
+	tests, err := filepath.Glob(filepath.Join(lab, "*_test.go"))
+	require.NoError(t, err)
+	for _, f := range tests {
+		require.NoError(t, os.Remove(f))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(lab, "bytestream_test.go"),
+		[]byte("package bytestream\n\nimport \"testing\"\n\nfunc TestByteStreamCloseAndFinish(t *testing.T) {}\n"), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-dir", tree, "-official", "-run", "TestByteStreamCloseAndFinish", "check0"}, &stdout, &stderr)
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	require.Contains(t, stdout.String(), "labs/0-bytestream/bytestream_test.go differs from the official tests")
+	require.Contains(t, stdout.String(), "✗ a closed stream finishes only once everything is popped")
+}

@@ -1,0 +1,72 @@
+package harness
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+type counter struct{ n int }
+
+// recorder is a testing.TB that keeps the failure instead of failing.
+type recorder struct {
+	testing.TB
+	msg string
+}
+
+func (r *recorder) Helper()           {}
+func (r *recorder) Fatal(args ...any) { r.msg = args[0].(string); panic(r) }
+
+func run(steps ...Step[*counter]) (msg string) {
+	r := &recorder{}
+	defer func() {
+		if p := recover(); p != nil && p != any(r) {
+			panic(p)
+		}
+		msg = r.msg
+	}()
+	Run[*counter](r, &counter{}, steps...)
+	return ""
+}
+
+func inc() Step[*counter] { return Do("increment", func(c *counter) { c.n++ }) }
+
+func count(want int) Step[*counter] {
+	return Expect("count", func(c *counter) int { return c.n }, want)
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []Step[*counter]
+		want  []string // substrings of the report; none means it passes
+	}{
+		{"passing steps report nothing", []Step[*counter]{inc(), count(1)}, nil},
+		{"a failed expectation lists the steps and the diff",
+			[]Step[*counter]{inc(), inc(), count(3)},
+			[]string{"steps so far:\n  1. increment\n  2. increment\n", "✗ 3. expect count", "3,", "2,"}},
+		{"a panic is reported at its step",
+			[]Step[*counter]{Do("explode", func(*counter) { panic("boom") })},
+			[]string{"✗ 1. explode", "panic: boom"}},
+		{"a check's own error is shown",
+			[]Step[*counter]{Check("even", func(*counter) error { return errors.New("odd, sadly") })},
+			[]string{"✗ 1. expect even", "odd, sadly"}},
+		{"steps after a failure do not run",
+			[]Step[*counter]{count(5), Do("must not run", func(*counter) { panic("ran") })},
+			[]string{"✗ 1. expect count"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := run(tt.steps...)
+			if tt.want == nil {
+				require.Empty(t, msg)
+				return
+			}
+			for _, w := range tt.want {
+				require.True(t, strings.Contains(msg, w), "report %q lacks %q", msg, w)
+			}
+		})
+	}
+}

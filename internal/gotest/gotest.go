@@ -1,0 +1,515 @@
+// Package gotest runs a package's tests in a child `go test -json` process
+// and turns its event stream into results, one per leaf test (a test with no
+// subtests) and one per benchmark.
+//
+// It sits between the grader and the go command: the grader says which
+// package, which tests and how long any one test may take; gotest makes sure
+// that nothing a student's code does — a panic, an infinite loop, a build
+// error — can hang or crash the caller. A crash or a hang ends the child
+// process, so the tests after it are run again in a fresh one, skipping the
+// tests already decided, until every test has a result.
+package gotest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Status is how a test ended.
+type Status int
+
+const (
+	Pass Status = iota
+	Fail
+	Skip
+)
+
+func (s Status) String() string {
+	switch s {
+	case Pass:
+		return "pass"
+	case Fail:
+		return "fail"
+	}
+	return "skip"
+}
+
+// Result is the outcome of one leaf test or one benchmark.
+type Result struct {
+	Name    string        // full name, "TestPush/push_beyond_capacity"
+	Status  Status        // how it ended
+	Elapsed time.Duration // as the test binary measured it
+	Output  string        // everything the test printed, framing lines removed
+	// Bench is the benchmark's result line ("1234  567 ns/op  1.2 Gbit/s"),
+	// for benchmarks only.
+	Bench string
+}
+
+// Options say what to run and how long it may take.
+type Options struct {
+	Dir     string        // module root the package path is relative to
+	Package string        // "./labs/0-bytestream"
+	Run     string        // -run pattern ("" runs every test)
+	Bench   string        // -bench pattern; set, it runs benchmarks and no tests
+	Args    []string      // more go test flags (-benchtime=...)
+	Timeout time.Duration // longest one test or benchmark may run
+	Budget  time.Duration // longest the whole package may take, reruns included
+}
+
+// BuildError is returned when the package's tests do not compile. Its
+// message is the compiler's output.
+type BuildError struct{ Output string }
+
+func (e *BuildError) Error() string { return "build failed:\n" + e.Output }
+
+// maxRuns bounds the reruns after crashes, so a package whose tests crash
+// one after another still finishes.
+const maxRuns = 500
+
+// Run runs the package's tests (or benchmarks) and returns one result per
+// leaf test, in the order they started. A test that crashed the binary or
+// ran past Timeout is a failure with what it printed and why it ended.
+func Run(ctx context.Context, o Options) ([]Result, error) {
+	if o.Budget > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Budget)
+		defer cancel()
+	}
+	c := newCollector()
+	for range maxRuns {
+		done := c.decidedCount()
+		end, err := runOnce(ctx, o, c)
+		if err != nil {
+			return nil, err
+		}
+		if end.normal {
+			break
+		}
+		if ctx.Err() != nil && len(c.tests) == 0 {
+			return nil, fmt.Errorf("no test started in %v: does the package hang as it starts (init, TestMain)?", o.Budget)
+		}
+		if ctx.Err() == context.DeadlineExceeded {
+			c.failRunning(fmt.Sprintf("the package ran out of time (%v for all its tests)", o.Budget))
+			break
+		}
+		if ctx.Err() != nil {
+			c.failRunning("interrupted")
+			break
+		}
+		if c.decidedCount() == done {
+			break // no progress: the crash is outside any test we can skip
+		}
+	}
+	c.failRunning("the test binary stopped before this test ended")
+	return c.results(), nil
+}
+
+// runEnd says how one child process ended.
+type runEnd struct {
+	normal bool // every test that started also ended, nothing crashed
+}
+
+// runOnce runs one child process, skipping every test already decided.
+func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
+	args := []string{"test", "-json", "-count=1"}
+	if o.Bench != "" {
+		args = append(args, "-run=^$", "-bench="+o.Bench)
+	} else if o.Run != "" {
+		args = append(args, "-run="+o.Run)
+	}
+	if skip := c.skipPattern(); skip != "" {
+		args = append(args, "-skip="+skip)
+	}
+	args = append(args, o.Args...)
+	args = append(args, o.Package)
+
+	cmd := exec.Command("go", args...)
+	cmd.Dir = o.Dir
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	// Its own process group, so a timeout kills the test binary too, not
+	// only the go command that started it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return runEnd{}, fmt.Errorf("go test %s: %w", o.Package, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return runEnd{}, fmt.Errorf("go test %s: %w", o.Package, err)
+	}
+	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+
+	events := make(chan Event)
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- decode(stdout, events)
+		close(events)
+	}()
+
+	c.crashed = false
+	var timedOut string
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+loop:
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				break loop
+			}
+			c.add(ev)
+		case <-tick.C:
+			if name := c.overdue(o.Timeout); name != "" && timedOut == "" {
+				timedOut = name
+				kill()
+			}
+		case <-ctx.Done():
+			if timedOut == "" {
+				timedOut = "-"
+				kill()
+			}
+		}
+	}
+	<-readErr
+	waitErr := cmd.Wait()
+
+	if c.buildFailed != "" || (c.started == 0 && waitErr != nil && c.decidedCount() == 0 && strings.Contains(stderr.String()+c.pkgOutput.String(), "build failed")) {
+		msg := c.buildFailed
+		if msg == "" {
+			msg = stderr.String()
+		}
+		return runEnd{}, &BuildError{Output: strings.TrimSpace(msg)}
+	}
+	if timedOut != "" && timedOut != "-" {
+		c.fail(timedOut, fmt.Sprintf("timed out: still running after %v (an endless loop?)", o.Timeout))
+	}
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		return runEnd{}, fmt.Errorf("go test %s: %w", o.Package, waitErr)
+	}
+	if c.started == 0 && waitErr != nil && !c.crashed && timedOut == "" {
+		// go test failed before running anything and not as a build
+		// failure: a bad flag, a missing package. Say so.
+		return runEnd{}, fmt.Errorf("go test %s: %s%s", o.Package, stderr.String(), c.pkgOutput.String())
+	}
+	normal := timedOut == "" && !c.crashed && !c.anyRunning()
+	return runEnd{normal: normal}, nil
+}
+
+// Event is one line of `go test -json` (cmd/test2json's TestEvent, plus
+// the build events of Go 1.24).
+type Event struct {
+	Time        time.Time
+	Action      string
+	Package     string
+	Test        string
+	Elapsed     float64
+	Output      string
+	ImportPath  string
+	FailedBuild string
+}
+
+func decode(r io.Reader, out chan<- Event) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		var ev Event
+		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
+			// Not an event: stray output of a build step. Keep it.
+			out <- Event{Action: "output", Output: string(line) + "\n"}
+			continue
+		}
+		out <- ev
+	}
+	return sc.Err()
+}
+
+// test is what the collector knows about one test.
+type test struct {
+	name     string
+	started  time.Time // wall clock at its run event, for the timeout
+	running  bool
+	paused   bool
+	decided  bool
+	status   Status
+	elapsed  time.Duration
+	out      strings.Builder
+	parent   bool // has subtests
+	bench    string
+	order    int
+	isBench  bool
+	benchOut string // a benchmark's output line so far
+	failNote string
+}
+
+// collector accumulates events over one or more child processes.
+type collector struct {
+	tests       map[string]*test
+	order       int
+	started     int // tests started in the current process
+	crashed     bool
+	capture     int // lines of a panic still to copy to lastFailed
+	buildFailed string
+	buildOut    strings.Builder
+	pkgOutput   strings.Builder
+	lastFailed  *test
+}
+
+func newCollector() *collector { return &collector{tests: map[string]*test{}} }
+
+func (c *collector) get(name string) *test {
+	t := c.tests[name]
+	if t == nil {
+		t = &test{name: name, order: c.order, isBench: strings.HasPrefix(name, "Benchmark")}
+		c.order++
+		c.tests[name] = t
+	}
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		p := c.get(name[:i])
+		p.parent = true
+	}
+	return t
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+\s+.*)$`)
+
+func (c *collector) add(ev Event) {
+	switch ev.Action {
+	case "build-output":
+		c.buildOut.WriteString(ev.Output)
+		return
+	case "build-fail":
+		c.buildFailed = c.buildOut.String()
+		return
+	}
+	if ev.Test == "" {
+		switch ev.Action {
+		case "start":
+			c.started, c.capture = 0, 0
+		case "output":
+			c.pkgOutput.WriteString(ev.Output)
+			if c.capture > 0 && c.lastFailed != nil {
+				c.capture--
+				c.lastFailed.failNote += ev.Output
+			}
+			if m := benchLine.FindStringSubmatch(strings.TrimRight(ev.Output, "\n")); m != nil {
+				// A benchmark's result line comes as package output.
+				b := c.get(m[1])
+				b.bench = strings.Join(strings.Fields(m[3]), " ")
+				b.decided, b.running, b.status = true, false, Pass
+			}
+			c.notePanic(ev.Output)
+		case "fail", "pass":
+			c.capture = 0
+			// Benchmarks that ran sub-benchmarks get no end event.
+			for _, t := range c.tests {
+				if t.isBench && t.parent {
+					t.running = false
+				}
+			}
+			if ev.FailedBuild != "" && c.buildFailed == "" {
+				c.buildFailed = c.buildOut.String()
+			}
+		}
+		return
+	}
+	t := c.get(ev.Test)
+	if ev.Action != "output" && ev.Action != "fail" {
+		c.capture = 0 // the panic's report is over
+	}
+	switch ev.Action {
+	case "run":
+		c.started++
+		t.running, t.started = true, time.Now()
+	case "pause":
+		t.paused = true // a parallel test waiting its turn is not slow
+	case "cont":
+		t.paused, t.started = false, time.Now()
+	case "output":
+		if isFraming(ev.Output) {
+			return
+		}
+		if t.isBench {
+			// A result line may come in pieces ("BenchmarkX-8 \t", then
+			// " 1000\t 241 ns/op ...\n").
+			t.benchOut += ev.Output
+			if !strings.HasSuffix(t.benchOut, "\n") {
+				return
+			}
+			line := strings.TrimRight(t.benchOut, "\n")
+			t.benchOut = ""
+			if m := benchLine.FindStringSubmatch(line); m != nil {
+				b := c.get(m[1])
+				b.bench = strings.Join(strings.Fields(m[3]), " ")
+				b.decided, b.running, b.status = true, false, Pass
+				return
+			}
+			if line == t.name {
+				return // the name, printed as it starts
+			}
+			ev.Output = line + "\n"
+		}
+		if c.capture > 0 && c.lastFailed != nil && c.lastFailed != t {
+			c.capture--
+			c.lastFailed.failNote += ev.Output
+			return
+		}
+		t.out.WriteString(ev.Output)
+		c.notePanic(ev.Output)
+	case "pass", "fail", "skip", "bench":
+		t.running, t.decided = false, true
+		t.elapsed = time.Duration(ev.Elapsed * float64(time.Second))
+		switch ev.Action {
+		case "fail":
+			t.status = Fail
+			if !t.parent {
+				c.lastFailed = t
+			}
+		case "skip":
+			t.status = Skip
+		default:
+			t.status = Pass
+		}
+	}
+}
+
+// notePanic marks the process as crashed when the runtime reports a panic
+// that escaped a test; the panic belongs to the leaf that failed last.
+func (c *collector) notePanic(out string) {
+	if !strings.HasPrefix(out, "panic: ") && !strings.HasPrefix(out, "fatal error: ") {
+		return
+	}
+	c.crashed = true
+	if t := c.lastFailed; t != nil && t.failNote == "" {
+		t.failNote = out
+		c.capture = 40
+	}
+}
+
+func isFraming(s string) bool {
+	for _, p := range []string{"=== RUN", "=== PAUSE", "=== CONT", "=== NAME", "--- PASS", "--- FAIL", "--- SKIP", "--- BENCH", "PASS\n", "FAIL\n", "ok  \t"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *collector) decidedCount() int {
+	n := 0
+	for _, t := range c.tests {
+		if t.decided {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *collector) anyRunning() bool {
+	for _, t := range c.tests {
+		if t.running {
+			return true
+		}
+	}
+	return false
+}
+
+// overdue returns a running leaf that has run longer than limit.
+func (c *collector) overdue(limit time.Duration) string {
+	if limit <= 0 {
+		return ""
+	}
+	for _, t := range c.tests {
+		if t.running && !t.parent && !t.paused && time.Since(t.started) > limit {
+			return t.name
+		}
+	}
+	return ""
+}
+
+// fail decides a test as failed with a note on why.
+func (c *collector) fail(name, why string) {
+	t := c.get(name)
+	t.running, t.decided, t.status = false, true, Fail
+	t.failNote = why
+}
+
+// failRunning fails every leaf still marked running: the process it ran in
+// is gone.
+func (c *collector) failRunning(why string) {
+	for _, t := range c.tests {
+		if t.running && !t.parent {
+			c.fail(t.name, why)
+		}
+		if t.running {
+			t.running = false
+		}
+	}
+}
+
+// skipPattern is a -skip pattern matching every decided leaf and every
+// top-level test whose subtests are all decided, so a rerun starts where
+// the crash stopped the last process. Top-level | separates whole paths
+// (testing's splitRegexp), so each alternative names exactly one test.
+func (c *collector) skipPattern() string {
+	var alts []string
+	for _, t := range c.tests {
+		if !t.decided || t.isBench {
+			continue
+		}
+		if t.parent {
+			// A parent may have failed because a subtest crashed before
+			// its later subtests ran: run it again, skipping its leaves.
+			continue
+		}
+		var parts []string
+		for _, e := range strings.Split(t.name, "/") {
+			parts = append(parts, "^"+regexp.QuoteMeta(e)+"$")
+		}
+		alts = append(alts, strings.Join(parts, "/"))
+	}
+	return strings.Join(alts, "|")
+}
+
+// results lists the leaves and benchmarks in the order they started.
+func (c *collector) results() []Result {
+	var ts []*test
+	for _, t := range c.tests {
+		if !t.parent || t.bench != "" {
+			ts = append(ts, t)
+		}
+	}
+	for i := 1; i < len(ts); i++ {
+		for j := i; j > 0 && ts[j].order < ts[j-1].order; j-- {
+			ts[j], ts[j-1] = ts[j-1], ts[j]
+		}
+	}
+	var rs []Result
+	for _, t := range ts {
+		out := t.out.String()
+		if t.failNote != "" {
+			if out != "" && !strings.HasSuffix(out, "\n") {
+				out += "\n"
+			}
+			out += strings.TrimRight(t.failNote, "\n") + "\n"
+		}
+		if t.isBench && t.bench == "" && !t.decided {
+			t.status = Fail
+		}
+		rs = append(rs, Result{Name: t.name, Status: t.status, Elapsed: t.elapsed, Output: out, Bench: t.bench})
+	}
+	return rs
+}

@@ -1,0 +1,84 @@
+package gotest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+)
+
+type outcome struct {
+	Name   string
+	Status Status
+}
+
+func outcomes(rs []Result) []outcome {
+	var os []outcome
+	for _, r := range rs {
+		os = append(os, outcome{r.Name, r.Status})
+	}
+	return os
+}
+
+func TestRun(t *testing.T) {
+	t.Run("a panic and an endless loop fail one test each and the rest still runs", func(t *testing.T) {
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./crash", Timeout: 2 * time.Second, Budget: time.Minute})
+		require.NoError(t, err)
+		want := []outcome{
+			{"TestGroup/first_passes", Pass},
+			{"TestGroup/nil_map_panics", Fail},
+			{"TestGroup/after_the_panic", Pass},
+			{"TestGroup/loops_forever", Fail},
+			{"TestGroup/fails", Fail},
+			{"TestLater", Pass},
+			{"TestSkipped", Skip},
+		}
+		if d := cmp.Diff(want, outcomes(rs)); d != "" {
+			t.Fatalf("(-want +got)\n%s", d)
+		}
+		byName := map[string]Result{}
+		for _, r := range rs {
+			byName[r.Name] = r
+		}
+		require.Contains(t, byName["TestGroup/nil_map_panics"].Output, "assignment to entry in nil map")
+		require.Contains(t, byName["TestGroup/loops_forever"].Output, "timed out")
+		require.Contains(t, byName["TestGroup/fails"].Output, "✗ 2. expect x")
+		require.Contains(t, byName["TestSkipped"].Output, "needs the sandbox")
+	})
+	t.Run("a build error is an error with the compiler's message", func(t *testing.T) {
+		_, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./broken", Timeout: time.Minute})
+		var be *BuildError
+		require.True(t, errors.As(err, &be), "got %v", err)
+		require.Contains(t, be.Output, "undefined: undefined")
+	})
+	t.Run("benchmarks report their metrics", func(t *testing.T) {
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./bench", Bench: "Speed", Args: []string{"-benchtime=10x"}, Timeout: time.Minute})
+		require.NoError(t, err)
+		var names []string
+		for _, r := range rs {
+			names = append(names, r.Name)
+			require.True(t, strings.Contains(r.Bench, "1.500 Gbit/s"), "%s: %q", r.Name, r.Bench)
+		}
+		require.Equal(t, []string{"BenchmarkSpeed/pop=0", "BenchmarkSpeed/pop=6"}, names)
+	})
+}
+
+func TestRunStartup(t *testing.T) {
+	t.Run("os.Exit(0) in a test fails it and the rest still runs", func(t *testing.T) {
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: 10 * time.Second, Budget: time.Minute})
+		require.NoError(t, err)
+		want := []outcome{{"TestExitZero", Fail}, {"TestAfter", Pass}}
+		if d := cmp.Diff(want, outcomes(rs)); d != "" {
+			t.Fatalf("(-want +got)\n%s", d)
+		}
+	})
+	t.Run("a package that hangs before any test is an error once its budget is spent", func(t *testing.T) {
+		t.Setenv("GOTEST_HANG", "1")
+		_, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: time.Second, Budget: 5 * time.Second})
+		require.ErrorContains(t, err, "no test started")
+	})
+}
