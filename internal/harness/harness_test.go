@@ -16,7 +16,7 @@ type recorder struct {
 	msg string
 }
 
-func (r *recorder) Helper()            {}
+func (r *recorder) Helper()           {}
 func (r *recorder) Fatal(args ...any) { r.msg = args[0].(string); panic(r) }
 
 func run(steps ...Step[*counter]) (msg string) {

@@ -25,9 +25,9 @@ type Sender struct {
 	//lab:solution begin
 	maxPayload int
 
-	next   uint64 // absolute seqno of the next new sequence number to send
-	acked  uint64 // absolute seqno the receiver acknowledged (all below it arrived)
-	window uint16 // the receiver's last advertised window
+	next    uint64 // absolute seqno of the next new sequence number to send
+	acked   uint64 // absolute seqno the receiver acknowledged (all below it arrived)
+	window  uint16 // the receiver's last advertised window
 	finSent bool
 
 	// outstanding holds sent messages not yet wholly acknowledged, oldest
