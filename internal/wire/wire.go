@@ -48,9 +48,8 @@ const (
 	mssOptionLen  = 4  // kind 2, length 4, the value: already 32-bit aligned
 	// MaxHeaderLen is the most header AppendTo puts before a payload.
 	MaxHeaderLen = IPv4HeaderLen + TCPHeaderLen + mssOptionLen
-	// MaxPayload is the largest payload one IPv4 datagram can carry
-	// behind MaxHeaderLen bytes of header.
-	MaxPayload = 0xffff - MaxHeaderLen
+	// MaxDatagramLen is the IPv4 limit, set by the 16-bit total length.
+	MaxDatagramLen = 0xffff
 )
 
 // MSSForMTU is the MSS to announce on a link with the given MTU: what
@@ -206,18 +205,19 @@ func (s Segment) tcpHeaderLen() int {
 // of the message carries RST, PSH when there is payload (as Linux does),
 // and a SYN with a nonzero MSS carries the MSS option.
 //
-// Src and Dst must be IPv4 addresses and the payload at most MaxPayload
-// bytes; anything else is a bug in the caller, and AppendTo panics.
+// Src and Dst must be IPv4 addresses and s.Len() at most MaxDatagramLen
+// (any segment Parse returns qualifies); anything else is a bug in the
+// caller, and AppendTo panics rather than send a corrupt datagram.
 func (s Segment) AppendTo(buf []byte) []byte {
-	if len(s.Sender.Payload) > MaxPayload {
-		panic(fmt.Sprintf("wire: payload of %d bytes exceeds MaxPayload (%d)", len(s.Sender.Payload), MaxPayload))
+	thl := s.tcpHeaderLen()
+	n := IPv4HeaderLen + thl + len(s.Sender.Payload)
+	if n > MaxDatagramLen {
+		panic(fmt.Sprintf("wire: %d-byte payload makes a %d-byte datagram, over the IPv4 limit of %d", len(s.Sender.Payload), n, MaxDatagramLen))
 	}
 	if !s.Src.Addr().Unmap().Is4() || !s.Dst.Addr().Unmap().Is4() {
 		panic(fmt.Sprintf("wire: %v → %v: not IPv4 addresses", s.Src, s.Dst))
 	}
 	src, dst := s.Src.Addr().As4(), s.Dst.Addr().As4()
-	thl := s.tcpHeaderLen()
-	n := IPv4HeaderLen + thl + len(s.Sender.Payload)
 	start := len(buf)
 	buf = slices.Grow(buf, n)[:start+n]
 	b := buf[start:]
