@@ -150,7 +150,7 @@ func (s *Stack) Listen(port uint16) (net.Listener, error) {
 		done:  make(chan struct{}),
 	}
 	var err error
-	if perr := s.post(func() {
+	if perr := s.call(func() {
 		if _, ok := s.listeners[port]; ok || port == 0 {
 			err = ErrAddressInUse
 			return
@@ -278,7 +278,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	defer c.rmu.Unlock()
 	n, err := c.do(c.rdl, c.tc.rres, func() {
 		c.tc.reading, c.tc.rWaiting = p, true
-		c.tc.serveRead()
+		c.s.markDirty(c.tc)
 	}, func() {
 		if c.tc.rWaiting {
 			c.tc.reading, c.tc.rWaiting = nil, false
@@ -301,7 +301,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	defer c.wmu.Unlock()
 	n, err := c.do(c.wdl, c.tc.wres, func() {
 		c.tc.writing, c.tc.written, c.tc.wWaiting = p, 0, true
-		c.tc.serveWrite()
+		c.s.markDirty(c.tc)
 	}, func() {
 		if c.tc.wWaiting {
 			r := result{n: c.tc.written, err: errCanceled}

@@ -217,6 +217,16 @@ func (s *Stack) Close() error {
 	return err
 }
 
+// call runs f on the loop and waits until it has run.
+func (s *Stack) call(f func()) error {
+	done := make(chan struct{})
+	if err := s.post(func() { f(); close(done) }); err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
 // post hands f to the loop. It fails only once the stack is closed; if it
 // succeeds, f runs (the channel is unbuffered: the loop has taken it).
 func (s *Stack) post(f func()) error {

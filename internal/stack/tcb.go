@@ -156,7 +156,13 @@ func (tc *tcb) window() uint16 {
 	if free <= reserve {
 		return 0
 	}
-	return uint16(min(free-reserve, 0xffff))
+	w := min(free-reserve, 0xffff)
+	// The sender fills the window to its right edge; a window in whole
+	// segments keeps it from cutting a runt at the end of every flight.
+	if mss := uint64(tc.s.mss); capacity >= 4*mss && w > mss {
+		w -= w % mss
+	}
+	return uint16(w)
 }
 
 // serve runs once per loop turn for each connection the turn touched.
@@ -225,21 +231,34 @@ func needsTicks(st connection.State, tc *tcb) bool {
 // flushACK sends the ACK held back this turn, or a window update when the
 // application's reads opened the window enough to matter: the lab
 // Connection never sends one by itself, and a peer facing a zero window
-// would otherwise wait for its next probe. Small openings are not
-// announced (receiver-side silly window avoidance).
+// would otherwise wait for its next probe.
 func (tc *tcb) flushACK(st connection.State) {
 	if !tc.sent || !tc.ackMsg.Receiver.ACK || st == connection.RESET {
 		return
 	}
 	w := tc.window()
+	// Announce an opening only once the window at least doubled and grew
+	// by a couple of segments (Linux's rule, near enough): a peer told of
+	// every small opening sends small segments.
 	threshold := min(2*tc.s.mss, int(tc.conn.Config().Capacity/2))
-	if !tc.ackDue && int(w)-int(tc.advWnd) < threshold {
+	// Once the peer's FIN arrived it sends nothing more, and may already
+	// be gone: an update would only draw an RST.
+	grown := int(w)-int(tc.advWnd) >= threshold && w >= 2*tc.advWnd &&
+		!finReceived(st)
+	if !tc.ackDue && !grown {
 		return
 	}
 	m := tc.ackMsg
 	m.Receiver.WindowSize = w
 	tc.advWnd, tc.ackDue = w, false
 	tc.output(m)
+}
+
+// finReceived reports whether the peer's FIN arrived (the inbound stream
+// was closed, possibly with bytes still unread).
+func finReceived(st connection.State) bool {
+	return st == connection.CLOSE_WAIT || st == connection.LAST_ACK || st == connection.CLOSING ||
+		st == connection.TIME_WAIT || st == connection.CLOSED
 }
 
 // remove takes a finished connection out of the table. Its socket may still

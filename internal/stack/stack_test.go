@@ -1,0 +1,264 @@
+package stack_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"tcplab/internal/stack"
+	"tcplab/internal/stack/stacktest"
+)
+
+// connect returns a connected pair over two fresh stacks.
+func connect(t *testing.T, cfg stack.Config) (client, server *stack.Stack, c, s net.Conn) {
+	t.Helper()
+	client, server = stacktest.Pair(t, cfg)
+	c, s, err := stacktest.Connect(t.Context(), client, server, 80)
+	require.NoError(t, err)
+	return client, server, c, s
+}
+
+func TestDialToAPortNobodyListensOnIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := stacktest.Pair(t, stack.Config{})
+		defer client.Close()
+		defer server.Close()
+		start := time.Now()
+		_, err := client.DialAddrPort(context.Background(), netip.AddrPortFrom(server.Addr(), 81))
+		require.ErrorIs(t, err, stack.ErrConnectionRefused)
+		require.Contains(t, err.Error(), "connection refused")
+		require.Zero(t, time.Since(start), "the RST answers at once: no timer involved")
+		require.Equal(t, uint64(1), server.Stats().ResetsSent)
+	})
+}
+
+func TestConnectionsCarryBytesBothWays(t *testing.T) {
+	cases := []struct {
+		name string
+		size int
+	}{
+		{"one byte", 1},
+		{"less than a segment", 1000},
+		{"exactly one segment", 1460},
+		{"more than a window", 300_000},
+		{"a mebibyte", 1 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, c, s := connect(t, stack.Config{})
+			seed := uint64(len(tc.name))
+			t.Logf("seed %d", seed)
+			up, down := randomBytes(seed, tc.size), randomBytes(seed+1, tc.size)
+			var wg sync.WaitGroup
+			var gotUp, gotDown []byte
+			var errUp, errDown error
+			wg.Go(func() { gotUp, errUp = echoOnce(s, down) })
+			wg.Go(func() { gotDown, errDown = echoOnce(c, up) })
+			wg.Wait()
+			require.NoError(t, errUp)
+			require.NoError(t, errDown)
+			require.Equal(t, sha256.Sum256(up), sha256.Sum256(gotUp), "client → server")
+			require.Equal(t, sha256.Sum256(down), sha256.Sum256(gotDown), "server → client")
+		})
+	}
+}
+
+// echoOnce writes data, half-closes, and reads until EOF.
+func echoOnce(c net.Conn, data []byte) ([]byte, error) {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.(interface{ CloseWrite() error }).CloseWrite()
+		}
+		errc <- err
+	}()
+	got, err := io.ReadAll(c)
+	if werr := <-errc; werr != nil {
+		return got, werr
+	}
+	return got, err
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 0))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestHalfCloseLetsThePeerAnswerAfterOurEOF(t *testing.T) {
+	_, _, c, s := connect(t, stack.Config{})
+	_, err := c.Write([]byte("question"))
+	require.NoError(t, err)
+	require.NoError(t, c.(interface{ CloseWrite() error }).CloseWrite())
+	q, err := io.ReadAll(s)
+	require.NoError(t, err, "the server reads to EOF")
+	require.Equal(t, "question", string(q))
+	_, err = s.Write([]byte("answer"))
+	require.NoError(t, err, "the server may still write after the client's FIN")
+	require.NoError(t, s.Close())
+	a, err := io.ReadAll(c)
+	require.NoError(t, err)
+	require.Equal(t, "answer", string(a))
+	_, err = c.Write([]byte("more"))
+	require.ErrorIs(t, err, stack.ErrWriteAfterCloseWrite)
+}
+
+func TestReadAfterFINIsEOF(t *testing.T) {
+	_, _, c, s := connect(t, stack.Config{})
+	require.NoError(t, c.Close())
+	n, err := s.Read(make([]byte, 10))
+	require.Equal(t, 0, n)
+	require.Equal(t, io.EOF, err, "io.EOF itself, unwrapped")
+	_, err = c.Read(make([]byte, 10))
+	require.ErrorIs(t, err, net.ErrClosed, "reading a closed socket")
+}
+
+func TestDeadlinesWrapErrDeadlineExceeded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := stacktest.Pair(t, stack.Config{})
+		defer client.Close()
+		defer server.Close()
+		c, s, err := stacktest.Connect(t.Context(), client, server, 80)
+		require.NoError(t, err)
+		defer c.Close()
+		defer s.Close()
+		start := time.Now()
+		require.NoError(t, c.SetReadDeadline(start.Add(2*time.Second)))
+		_, err = c.Read(make([]byte, 10))
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		var ne net.Error
+		require.True(t, errors.As(err, &ne) && ne.Timeout(), "a net.Error with Timeout() true")
+		require.Equal(t, 2*time.Second, time.Since(start))
+
+		// Nobody reads the server: Write blocks once both buffers are full.
+		require.NoError(t, c.SetWriteDeadline(time.Now().Add(time.Second)))
+		n, err := c.Write(make([]byte, 1<<20))
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		require.Positive(t, n, "what fit is reported")
+		require.Less(t, n, 1<<20)
+	})
+}
+
+func TestListenerBasics(t *testing.T) {
+	client, server := stacktest.Pair(t, stack.Config{})
+	l, err := server.Listen(80)
+	require.NoError(t, err)
+	_, err = server.Listen(80)
+	require.ErrorIs(t, err, stack.ErrAddressInUse, "one listener per port")
+	require.Equal(t, "169.254.144.1:80", l.Addr().String())
+
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := client.Dial(t.Context(), "169.254.144.1:80")
+	require.NoError(t, err)
+	defer c.Close()
+	s := <-accepted
+	defer s.Close()
+	local := c.LocalAddr().(*net.TCPAddr)
+	require.GreaterOrEqual(t, local.Port, 49152, "an ephemeral port")
+	require.Equal(t, c.LocalAddr().String(), s.RemoteAddr().String())
+	require.Equal(t, c.RemoteAddr().String(), s.LocalAddr().String())
+
+	require.NoError(t, l.Close())
+	_, err = l.Accept()
+	require.ErrorIs(t, err, net.ErrClosed)
+	_, err = client.Dial(t.Context(), "169.254.144.1:80")
+	require.ErrorIs(t, err, stack.ErrConnectionRefused, "a closed listener's port is closed")
+	_, err = s.Write([]byte("accepted connections carry on"))
+	require.NoError(t, err)
+}
+
+func TestManyConcurrentConnections(t *testing.T) {
+	const conns, size = 50, 64 << 10
+	client, server := stacktest.Pair(t, stack.Config{})
+	l, err := server.Listen(7)
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		for {
+			s, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer s.Close()
+				_, _ = io.Copy(s, s) // echo until EOF, then FIN
+			}()
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := range conns {
+		wg.Go(func() {
+			c, err := client.Dial(t.Context(), "169.254.144.1:7")
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			data := randomBytes(uint64(i), size)
+			got, err := echoOnce(c, data)
+			if err == nil && !bytes.Equal(got, data) {
+				err = fmt.Errorf("connection %d: %d bytes echoed, not the %d sent", i, len(got), len(data))
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	t.Logf("client %+v", client.Stats())
+	t.Logf("server %+v", server.Stats())
+}
+
+func TestHTTPServerOnAStackListener(t *testing.T) {
+	client, server := stacktest.Pair(t, stack.Config{})
+	l, err := server.Listen(80)
+	require.NoError(t, err)
+	body := randomBytes(7, 1<<20)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(body)
+	})}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+
+	hc := &http.Client{Transport: &http.Transport{DialContext: client.DialContext}}
+	defer hc.CloseIdleConnections()
+	for i := range 3 { // the second and third reuse the kept-alive connection
+		resp, err := hc.Get("http://169.254.144.1/file")
+		require.NoError(t, err, "request %d", i)
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, sha256.Sum256(body), sha256.Sum256(got), "request %d", i)
+	}
+}
