@@ -23,6 +23,10 @@
 // Go code of your own inside, Command your own binary with an argument that
 // tells it so, and check Inside.
 //
+// Where the sandbox cannot run, Run skips the test with Available's reason;
+// CI sets TCPLAB_REQUIRE_SANDBOX=1 to make that a failure instead.
+// TCPLAB_SANDBOX_DISABLE=1 makes the sandbox unavailable on purpose.
+//
 // The child is recognised by an environment variable, checked in this
 // package's init function, so every binary that imports sandbox can be
 // re-executed into one.

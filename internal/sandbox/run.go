@@ -17,12 +17,17 @@ import (
 // that matched nothing also exits 0).
 const envResult = "TCPLAB_SANDBOX_RESULT"
 
+// EnvRequire, set to 1, turns Run's skip where the sandbox is unavailable
+// into a failure.
+const EnvRequire = "TCPLAB_REQUIRE_SANDBOX"
+
 // Run runs fn inside a fresh sandbox and reports its outcome as t's: the
 // test binary is re-executed with -test.run selecting exactly t, and in that
 // child Run calls fn with tun144 open and configured. The child's output
 // appears in t's log, each line marked "sandbox|"; a failure inside fails t,
 // a skip inside skips it. Where the sandbox cannot run, t is skipped with
-// the reason.
+// the reason, or fails if TCPLAB_REQUIRE_SANDBOX=1 (set it in CI, so that a
+// broken sandbox cannot pass as a run of skipped tests).
 //
 // The rest of t's body runs twice, in the parent and in the child: do the
 // work inside fn, and guard anything before or after Run that must happen
@@ -37,6 +42,9 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env)) {
 	}
 	a, err := availability()
 	if err != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%v (and %s=1)", err, EnvRequire)
+		}
 		t.Skip(err)
 	}
 	self, err := os.Executable()

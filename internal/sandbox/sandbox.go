@@ -22,6 +22,10 @@ import (
 // became) or "test:" and a test's name.
 const envMode = "TCPLAB_SANDBOX"
 
+// EnvDisable, set to 1, makes Available report the sandbox unavailable, to
+// check what happens where it is.
+const EnvDisable = "TCPLAB_SANDBOX_DISABLE"
+
 // MTU is tun144's MTU inside the sandbox.
 const MTU = 1500
 
@@ -144,6 +148,9 @@ func attrs(withUser bool) *syscall.SysProcAttr {
 // child, since only trying tells whether a container's seccomp profile, an
 // LSM or /dev/net/tun's permissions get in the way.
 func probe() (*syscall.SysProcAttr, error) {
+	if os.Getenv(EnvDisable) == "1" {
+		return nil, fmt.Errorf("sandbox unavailable: disabled by %s=1", EnvDisable)
+	}
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return nil, fmt.Errorf("sandbox unavailable: /dev/net/tun is missing: load the tun module (modprobe tun), or pass the device into the container (--device /dev/net/tun)")
 	}

@@ -202,16 +202,27 @@ func TestOutcomesCrossTheBoundary(t *testing.T) {
 		outcome  string
 		exitOK   bool
 		wantLine string
+		env      []string
 	}{
-		{"pass", true, "--- PASS: TestHelperOutcome"},
-		{"fail", false, "--- FAIL: TestHelperOutcome"},
-		{"fatal", false, "--- FAIL: TestHelperOutcome"},
-		{"panic", false, "--- FAIL: TestHelperOutcome"},
-		{"skip", true, "--- SKIP: TestHelperOutcome"},
+		{"pass", true, "sandbox unavailable: disabled by TCPLAB_SANDBOX_DISABLE=1", []string{EnvDisable + "=1"}},
+		{"pass", false, "--- FAIL: TestHelperOutcome", []string{EnvDisable + "=1", EnvRequire + "=1"}},
+		{"pass", true, "--- PASS: TestHelperOutcome", nil},
+		{"fail", false, "--- FAIL: TestHelperOutcome", nil},
+		{"fatal", false, "--- FAIL: TestHelperOutcome", nil},
+		{"panic", false, "--- FAIL: TestHelperOutcome", nil},
+		{"skip", true, "--- SKIP: TestHelperOutcome", nil},
 	} {
-		t.Run("a body that does "+tc.outcome+" inside makes the test "+tc.outcome, func(t *testing.T) {
+		name := "a body that does " + tc.outcome + " inside makes the test " + tc.outcome
+		switch {
+		case slices.Contains(tc.env, EnvRequire+"=1"):
+			name = "without a sandbox, a test that requires one fails"
+		case len(tc.env) > 0:
+			name = "without a sandbox, the test is skipped with the reason"
+		}
+		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(self, "-test.run=^TestHelperOutcome$", "-test.v=true")
 			cmd.Env = append(os.Environ(), "TCPLAB_SANDBOX_OUTCOME="+tc.outcome)
+			cmd.Env = append(cmd.Env, tc.env...)
 			out, err := cmd.CombinedOutput()
 			if tc.exitOK {
 				require.NoError(t, err, "%s", out)
@@ -220,6 +231,13 @@ func TestOutcomesCrossTheBoundary(t *testing.T) {
 				require.True(t, errors.As(err, &exit), "want a failing exit, got %v:\n%s", err, out)
 			}
 			require.Contains(t, string(out), tc.wantLine)
+			if len(tc.env) > 0 && tc.exitOK {
+				require.Contains(t, string(out), "--- SKIP: TestHelperOutcome")
+			}
+			if len(tc.env) > 0 {
+				require.NotContains(t, string(out), "sandbox| ", "no child ran")
+				return
+			}
 			require.Contains(t, string(out), "sandbox| ", "the child's output reaches the parent's log")
 			if tc.outcome != "pass" && tc.outcome != "skip" {
 				require.Contains(t, string(out), "deliberate", "the reason crosses over")
