@@ -3,6 +3,7 @@ package device_test
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"sync"
@@ -125,6 +126,23 @@ func TestTUN(t *testing.T) {
 			require.ErrorIs(t, <-errc, net.ErrClosed)
 			_, err = net.InterfaceByName("tun145")
 			require.Error(t, err, "a TUN device that was not persistent goes when closed")
+		})
+	})
+
+	t.Run("opening a persistent device by name leaves it persistent", func(t *testing.T) {
+		// water clears the persist flag on every open unless told
+		// otherwise; a set-up script's tun144 would vanish after one
+		// webget.
+		sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+			require.NoError(t, device.CreatePersistentTUN("tun147"))
+			require.NoError(t, device.Configure("tun147", device.Config{KernelAddr: netip.MustParsePrefix("169.254.147.1/24")}))
+			for i := range 2 {
+				dev, err := device.OpenTUN("tun147", 1500)
+				require.NoError(t, err, "open %d", i+1)
+				require.NoError(t, dev.Close())
+				_, err = net.InterfaceByName("tun147")
+				require.NoError(t, err, "tun147 gone after open %d and close", i+1)
+			}
 		})
 	})
 
