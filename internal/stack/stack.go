@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -259,6 +260,12 @@ func (q *rxQueue) get(size int) []byte {
 	return make([]byte, size)
 }
 
+func (q *rxQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.q)
+}
+
 // put queues b and reports whether it fit.
 func (q *rxQueue) put(b []byte) bool {
 	q.mu.Lock()
@@ -353,6 +360,12 @@ func (s *Stack) loop() {
 // wakes the loop again, after the application has been served.
 func (s *Stack) receiveBatch() {
 	var more bool
+	if s.rx.len() < s.cfg.Batch {
+		// Let the reader (and the peer) run first: datagrams come in
+		// bursts, and every one more in this batch is a wakeup and an ACK
+		// saved.
+		runtime.Gosched()
+	}
 	s.batch, more = s.rx.take(s.batch[:0], s.cfg.Batch)
 	for _, b := range s.batch {
 		s.input(b)
