@@ -187,7 +187,6 @@ func (l *listener) handOver(tc *tcb, st connection.State) {
 	}
 	select {
 	case l.queue <- tc:
-		tc.sock = nil // Accept makes it
 	default:
 		l.pending--
 		tc.abort(ErrAborted)

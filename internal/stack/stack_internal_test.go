@@ -250,7 +250,7 @@ func TestBatchesAreBoundedAndEachDrawsOneACK(t *testing.T) {
 			seg.Receiver.ACK = false
 			require.True(t, s.rx.put(seg.AppendTo(nil)))
 		}
-		s.rxWake <- struct{}{}
+		s.poke()
 		r := <-res
 		require.NoError(t, r.err)
 		require.Equal(t, 32*size, r.n, "the waiting Read gets the first batch before the next is taken")

@@ -47,7 +47,6 @@ type tcb struct {
 	dial chan error
 
 	// Socket state.
-	sock     *conn
 	closed   bool // the application closed the socket: discard what arrives
 	reading  []byte
 	rWaiting bool
