@@ -3,10 +3,17 @@ package stack_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -234,8 +241,6 @@ func TestManyConcurrentConnections(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	t.Logf("client %+v", client.Stats())
-	t.Logf("server %+v", server.Stats())
 }
 
 func TestHTTPServerOnAStackListener(t *testing.T) {
@@ -261,4 +266,53 @@ func TestHTTPServerOnAStackListener(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, sha256.Sum256(body), sha256.Sum256(got), "request %d", i)
 	}
+}
+
+func TestTLSOverStackConns(t *testing.T) {
+	cert, pool := selfSigned(t, "169.254.144.1")
+	_, _, c, s := connect(t, stack.Config{})
+	srv := tls.Server(s, &tls.Config{Certificates: []tls.Certificate{cert}})
+	cli := tls.Client(c, &tls.Config{RootCAs: pool, ServerName: "169.254.144.1"})
+	msg := randomBytes(3, 200_000)
+	errc := make(chan error, 1)
+	go func() {
+		got, err := io.ReadAll(io.LimitReader(srv, int64(len(msg))))
+		if err == nil && !bytes.Equal(got, msg) {
+			err = errors.New("the server decrypted other bytes than were sent")
+		}
+		if err == nil {
+			_, err = srv.Write([]byte("done"))
+		}
+		errc <- err
+	}()
+	_, err := cli.Write(msg)
+	require.NoError(t, err, "handshake and write")
+	reply := make([]byte, 4)
+	_, err = io.ReadFull(cli, reply)
+	require.NoError(t, err)
+	require.Equal(t, "done", string(reply))
+	require.NoError(t, <-errc)
+}
+
+// selfSigned makes a certificate for ip and a pool that trusts it.
+func selfSigned(t *testing.T, ip string) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "tcplab test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP(ip)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
