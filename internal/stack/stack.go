@@ -44,6 +44,10 @@ type Config struct {
 	// Backlog is how many connections a listener holds that were not yet
 	// accepted (default 128); SYNs beyond it are ignored.
 	Backlog int
+	// OrphanTimeout is how long a connection whose socket was closed waits
+	// in FIN_WAIT_2 for the peer's FIN before it is reset (default 60s,
+	// Linux's tcp_fin_timeout): the lab Connection would wait forever.
+	OrphanTimeout time.Duration
 	// QueueLimit is the most received datagrams waiting for the loop
 	// (default 8192); past it the reader drops them, as a NIC does when
 	// its ring is full.
@@ -159,6 +163,9 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 	}
 	if cfg.Backlog <= 0 {
 		cfg.Backlog = 128
+	}
+	if cfg.OrphanTimeout <= 0 {
+		cfg.OrphanTimeout = 60 * time.Second
 	}
 	if cfg.QueueLimit <= 0 {
 		cfg.QueueLimit = 8192
@@ -546,6 +553,10 @@ func (s *Stack) tick() {
 	s.lastTick = now
 	for _, tc := range s.conns {
 		tc.conn.Tick(elapsed, tc.transmitFn)
+		tc.idle += elapsed
+		if tc.closed && tc.idle >= s.cfg.OrphanTimeout && tc.conn.State() == connection.FIN_WAIT_2 {
+			tc.abort(ErrTimedOut)
+		}
 		s.markDirty(tc)
 	}
 }

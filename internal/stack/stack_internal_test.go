@@ -196,6 +196,28 @@ func TestLingerKeepsAnsweringAfterClose(t *testing.T) {
 	})
 }
 
+func TestAClosedSocketStopsWaitingForThePeersFIN(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, p, stop := newPeer(t, Config{OrphanTimeout: 30 * time.Second})
+		defer stop()
+		c, port, iss := dialPeer(t, s, p, 1460)
+		require.NoError(t, c.Close())
+		require.Equal(t, "AF", flagsOf(p.recv()))
+		// The peer acknowledges our FIN and then never sends its own.
+		p.send(80, port, msg("A", peerISN+1, iss+2, 65535, ""), 0)
+		p.none()
+		require.True(t, ticking(s), "an orphan in FIN_WAIT_2 is timed")
+		time.Sleep(29 * time.Second)
+		p.none()
+		time.Sleep(2 * time.Second)
+		rst := p.recv()
+		if d := diffSeen(seen{Flags: "R", Seq: iss + 2}, seenOf(rst), false); d != "" {
+			t.Fatalf("the orphan is reset (-want +got):\n%s", d)
+		}
+		require.False(t, ticking(s))
+	})
+}
+
 // ticking asks the loop whether its tick timer is armed.
 func ticking(s *Stack) bool {
 	var on bool

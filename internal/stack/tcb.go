@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"time"
 
 	"tcplab/internal/wire"
 	"tcplab/labs/2-receiver"
@@ -34,6 +35,7 @@ type tcb struct {
 	peerAck receiver.Wrap32    // the highest ackno the peer sent
 	acked   bool               // peerAck is meaningful
 
+	idle    time.Duration // ticked time since the last segment arrived
 	inTable bool
 	dirty   bool
 	timed   bool
@@ -84,6 +86,7 @@ func (s *Stack) newTCB(k key, c *connection.Connection) *tcb {
 
 // receive hands one segment to the connection.
 func (tc *tcb) receive(seg wire.Segment) {
+	tc.idle = 0
 	if seg.IsRST() {
 		tc.rstIn = true
 	}
@@ -219,7 +222,9 @@ func established(st connection.State) bool {
 // closing connection lingers.
 func needsTicks(st connection.State, tc *tcb) bool {
 	switch st {
-	case connection.ESTABLISHED, connection.CLOSE_WAIT, connection.FIN_WAIT_2:
+	case connection.FIN_WAIT_2:
+		return tc.closed // an orphan times out
+	case connection.ESTABLISHED, connection.CLOSE_WAIT:
 		return tc.sent && (!tc.acked || tc.peerAck != tc.sndNxt)
 	case connection.CLOSED, connection.RESET:
 		return false
