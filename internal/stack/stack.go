@@ -89,9 +89,10 @@ type Stats struct {
 	QueueFull   uint64 // dropped by the reader: the loop fell too far behind
 	WriteErrors uint64 // device writes that failed
 
-	ResetsSent uint64 // RSTs answering segments for no connection
-	Batches    uint64 // batches of received datagrams the loop processed
-	MaxBatch   uint64 // the largest such batch
+	ResetsSent  uint64 // RSTs answering segments for no connection
+	Retransmits uint64 // segments sent again (by a Connection's timer)
+	Batches     uint64 // batches of received datagrams the loop processed
+	MaxBatch    uint64 // the largest such batch
 }
 
 // Dropped is the total of every drop counter.
@@ -103,7 +104,7 @@ func (s Stats) Dropped() uint64 {
 type stats struct {
 	received, sent, notIPv4, notTCP, notForUs, truncated, badLength,
 	badChecksum, fragments, malformed, queueFull, writeErrors, resetsSent,
-	batches, maxBatch atomic.Uint64
+	retransmits, batches, maxBatch atomic.Uint64
 }
 
 // key identifies a connection: our port and the peer (our address is the
@@ -134,6 +135,7 @@ type Stack struct {
 
 	// Owned by the loop.
 	conns     map[key]*tcb
+	last      *tcb // the connection the last datagram was for, if in conns
 	listeners map[uint16]*listener
 	dirty     []*tcb
 	timed     int // tcbs that need ticks
@@ -214,7 +216,8 @@ func (s *Stack) Stats() Stats {
 		BadChecksum: c.badChecksum.Load(), Fragments: c.fragments.Load(),
 		Malformed: c.malformed.Load(), QueueFull: c.queueFull.Load(),
 		WriteErrors: c.writeErrors.Load(), ResetsSent: c.resetsSent.Load(),
-		Batches: c.batches.Load(), MaxBatch: c.maxBatch.Load(),
+		Retransmits: c.retransmits.Load(),
+		Batches:     c.batches.Load(), MaxBatch: c.maxBatch.Load(),
 	}
 }
 
@@ -413,7 +416,12 @@ func (s *Stack) input(b []byte) {
 		return
 	}
 	k := key{port: seg.Dst.Port(), remote: seg.Src}
-	tc := s.conns[k]
+	// Bursts belong to one connection: a one-entry cache saves hashing
+	// the key for almost every datagram of a bulk transfer.
+	tc := s.last
+	if tc == nil || tc.key != k {
+		tc = s.conns[k]
+	}
 	if tc == nil {
 		l := s.listeners[k.port]
 		if l == nil || !seg.Sender.SYN || seg.Receiver.ACK || seg.IsRST() {
@@ -424,6 +432,7 @@ func (s *Stack) input(b []byte) {
 			return
 		}
 	}
+	s.last = tc
 	tc.receive(seg)
 }
 

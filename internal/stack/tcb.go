@@ -106,6 +106,9 @@ func (tc *tcb) receive(seg wire.Segment) {
 // draws one ACK, not one each.
 func (tc *tcb) transmit(m connection.Message) {
 	end := m.Sender.Seqno + receiver.Wrap32(m.SequenceLength())
+	if tc.sent && m.SequenceLength() > 0 && int32(m.Sender.Seqno-tc.sndNxt) < 0 {
+		tc.s.stats.retransmits.Add(1)
+	}
 	if !tc.sent || int32(end-tc.sndNxt) > 0 {
 		tc.sndNxt, tc.sent = end, true
 	}
@@ -273,6 +276,9 @@ func (tc *tcb) remove() {
 		delete(s.conns, tc.key)
 		tc.inTable = false
 	}
+	if s.last == tc {
+		s.last = nil
+	}
 	if tc.timed {
 		tc.timed = false
 		s.timed--
@@ -372,6 +378,9 @@ func (tc *tcb) serveWrite() {
 func (tc *tcb) fail(err error) {
 	tc.err = err
 	tc.inTable = false
+	if tc.s.last == tc {
+		tc.s.last = nil
+	}
 	if tc.rWaiting {
 		tc.reading, tc.rWaiting = nil, false
 		tc.rres <- result{err: err}
