@@ -316,3 +316,39 @@ func selfSigned(t *testing.T, ip string) (tls.Certificate, *x509.CertPool) {
 	pool.AddCert(leaf)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
+
+func TestASlowReaderStallsNothingButItself(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, server := stacktest.Pair(t, stack.Config{})
+		defer client.Close()
+		defer server.Close()
+		c, s, err := stacktest.Connect(t.Context(), client, server, 80)
+		require.NoError(t, err)
+		defer c.Close()
+		defer s.Close()
+		data := randomBytes(11, 1<<20)
+		go func() {
+			_, _ = c.Write(data)
+			_ = c.Close()
+		}()
+		// Nobody reads for ten seconds: the window closes and stays shut
+		// without a storm of probes and answers.
+		synctest.Wait()
+		before := client.Stats().Sent + server.Stats().Sent
+		// (Half a second off the probe's one-second beat, so the reading
+		// starts clear of a retransmission.)
+		time.Sleep(10*time.Second + 500*time.Millisecond)
+		quiet := client.Stats().Sent + server.Stats().Sent - before
+		require.Less(t, quiet, uint64(200), "segments exchanged while the window was shut")
+
+		// Once the reader reads, the window update restarts the sender at
+		// once: no retransmission timeout is waited out.
+		start, probes := time.Now(), client.Stats().Retransmits
+		require.LessOrEqual(t, probes, uint64(10), "the probe is resent about once a second")
+		got, err := io.ReadAll(s)
+		require.NoError(t, err)
+		require.Equal(t, sha256.Sum256(data), sha256.Sum256(got))
+		require.Less(t, time.Since(start), 100*time.Millisecond)
+		require.Equal(t, probes, client.Stats().Retransmits, "nothing retransmitted once reading")
+	})
+}
