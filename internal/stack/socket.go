@@ -275,6 +275,9 @@ func (c *conn) opErr(op string, err error) error {
 func (c *conn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	if len(p) == 0 && !c.closed.Load() {
+		return 0, nil // as a kernel socket does: no waiting for nothing
+	}
 	n, err := c.do(c.rdl, c.tc.rres, func() {
 		c.tc.reading, c.tc.rWaiting = p, true
 		c.s.markDirty(c.tc)
