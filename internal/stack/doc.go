@@ -1,0 +1,36 @@
+// Package stack runs lab Connections over a device and offers them to Go
+// programs as sockets: (*Stack).Dial returns a net.Conn and (*Stack).Listen a
+// net.Listener, so net/http, crypto/tls and io.Copy work over a student's
+// TCP.
+//
+// It sits between the device and the labs in the data flow:
+//
+//	device → wire.Parse → Stack (demux by 4-tuple) → connection.Receive → ... → Read
+//	Write → ... → connection transmit → wire.AppendTo → device
+//
+// One event-loop goroutine owns the device's write side and every
+// Connection (the labs have no locks); a reader goroutine only moves raw
+// datagrams from the device into a queue, and sockets hand their work to the
+// loop and wait for its answer. The loop takes at most Config.Batch
+// datagrams at a time and then serves the application (pending Reads and
+// Writes, window updates, one coalesced ACK per connection) before taking
+// more: a loop that drained the device first would let every ACK invite more
+// data, fill the receive buffer and advertise a zero window.
+//
+// What the stack adds around a lab Connection, because real peers and real
+// applications need it and the Connection does not do it:
+//   - bare ACKs are coalesced to one per connection per loop turn;
+//   - window updates are sent when the application's reads open the window
+//     (the Connection only ever advertises in answer to a segment);
+//   - a few KiB of the receive buffer are kept out of the advertised window
+//     so that the lab sender's one-byte zero-window probe always fits, and
+//     zero-window ACKs are rate-limited so probe and answer do not
+//     ping-pong;
+//   - segments are cut to the peer's MSS when it is smaller than ours (the
+//     Connection of an active open is made before the SYN-ACK says);
+//   - a closed socket's connection stuck in FIN_WAIT_2 is reset after
+//     Config.OrphanTimeout.
+//
+// Time comes from the time package (time.Now and timers), so tests run the
+// whole stack inside testing/synctest bubbles and its timers never flake.
+package stack

@@ -1,0 +1,462 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tcplab/labs/4-connection"
+)
+
+// Errors socket calls return (wrapped in a *net.OpError with the addresses).
+var (
+	// ErrConnectionReset: the peer reset the connection.
+	ErrConnectionReset = errors.New("connection reset by peer")
+	// ErrConnectionRefused: the peer answered our SYN with RST (nobody
+	// listens on that port).
+	ErrConnectionRefused = errors.New("connection refused")
+	// ErrTimedOut: the peer stopped answering and the connection gave up
+	// retransmitting (after Config.MaxRetransmissions).
+	ErrTimedOut = errors.New("connection timed out")
+	// ErrWriteAfterCloseWrite: Write after CloseWrite (or Close).
+	ErrWriteAfterCloseWrite = errors.New("write after CloseWrite")
+	// ErrAddressInUse: Listen on a port that already has a listener.
+	ErrAddressInUse = errors.New("address already in use")
+	// ErrNoPorts: every ephemeral port is in use for that peer.
+	ErrNoPorts = errors.New("no ephemeral port free")
+	// ErrAborted: the listener was closed before the connection was
+	// accepted.
+	ErrAborted = errors.New("connection aborted")
+)
+
+// Dial opens a connection to addr, "host:port" (a host name is resolved by
+// the host's resolver to an IPv4 address). It returns once the handshake
+// completes, the peer refuses (an error wrapping ErrConnectionRefused), or
+// ctx ends.
+func (s *Stack) Dial(ctx context.Context, addr string) (net.Conn, error) {
+	ap, err := resolve(ctx, addr)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: err}
+	}
+	return s.DialAddrPort(ctx, ap)
+}
+
+// DialContext is Dial with the signature net/http's Transport.DialContext
+// and similar hooks take. network must be "tcp" or "tcp4".
+func (s *Stack) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if network != "tcp" && network != "tcp4" {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: net.UnknownNetworkError(network)}
+	}
+	return s.Dial(ctx, addr)
+}
+
+func resolve(ctx context.Context, addr string) (netip.AddrPort, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		n, lerr := net.DefaultResolver.LookupPort(ctx, "tcp", port)
+		if lerr != nil {
+			return netip.AddrPort{}, lerr
+		}
+		p = uint64(n)
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		ips, lerr := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+		if lerr != nil {
+			return netip.AddrPort{}, lerr
+		}
+		if len(ips) == 0 {
+			return netip.AddrPort{}, fmt.Errorf("%s: no IPv4 address", host)
+		}
+		ip = ips[0]
+	}
+	return netip.AddrPortFrom(ip.Unmap(), uint16(p)), nil
+}
+
+// DialAddrPort opens a connection to addr; see Dial.
+func (s *Stack) DialAddrPort(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	opErr := func(local netip.AddrPort, err error) error {
+		e := &net.OpError{Op: "dial", Net: "tcp", Addr: net.TCPAddrFromAddrPort(addr), Err: err}
+		if local.IsValid() {
+			e.Source = net.TCPAddrFromAddrPort(local)
+		}
+		return e
+	}
+	if !addr.Addr().Is4() {
+		return nil, opErr(netip.AddrPort{}, fmt.Errorf("%v is not an IPv4 address", addr.Addr()))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opErr(netip.AddrPort{}, err)
+	}
+	var tc *tcb
+	res := make(chan error, 1)
+	var setup error
+	err := s.post(func() {
+		port, ok := s.ephemeralPort(addr)
+		if !ok {
+			setup = ErrNoPorts
+			res <- setup
+			return
+		}
+		tc = s.newTCB(key{port: port, remote: addr}, s.newConnection(s.mss))
+		tc.dial = res
+		tc.conn.Connect(tc.transmitFn)
+		s.markDirty(tc)
+	})
+	if err != nil {
+		return nil, opErr(netip.AddrPort{}, err)
+	}
+	select {
+	case err = <-res:
+	case <-ctx.Done():
+		// Withdraw; the loop answers exactly once either way.
+		_ = s.post(func() {
+			if tc != nil && tc.dial != nil {
+				tc.abort(ctx.Err())
+				tc.answerDial(ctx.Err())
+			}
+		})
+		err = <-res
+	}
+	if tc == nil {
+		return nil, opErr(netip.AddrPort{}, err)
+	}
+	if err != nil {
+		return nil, opErr(tc.local, err)
+	}
+	return newConn(s, tc), nil
+}
+
+// Listen accepts connections to port.
+func (s *Stack) Listen(port uint16) (net.Listener, error) {
+	l := &listener{
+		s:     s,
+		port:  port,
+		addr:  net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.addr, port)),
+		queue: make(chan *tcb, s.cfg.Backlog),
+		done:  make(chan struct{}),
+	}
+	var err error
+	if perr := s.call(func() {
+		if _, ok := s.listeners[port]; ok || port == 0 {
+			err = ErrAddressInUse
+			return
+		}
+		s.listeners[port] = l
+	}); perr != nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "tcp", Source: l.addr, Err: err}
+	}
+	return l, nil
+}
+
+// listener is a net.Listener. queue and done are shared with the loop;
+// pending is the loop's.
+type listener struct {
+	s       *Stack
+	port    uint16
+	addr    *net.TCPAddr
+	queue   chan *tcb // established connections waiting for Accept
+	done    chan struct{}
+	once    sync.Once
+	pending int // connections made for this listener and not yet accepted
+}
+
+// handOver queues an established connection for Accept, or resets it if
+// the backlog is full or it already failed.
+func (l *listener) handOver(tc *tcb, st connection.State) {
+	tc.listener = nil
+	if st == connection.RESET {
+		l.pending--
+		return
+	}
+	select {
+	case l.queue <- tc:
+	default:
+		l.pending--
+		tc.abort(ErrAborted)
+	}
+}
+
+// close stops accepting; the loop calls it.
+func (l *listener) close() {
+	l.once.Do(func() { close(l.done) })
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case <-l.done:
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+	default:
+	}
+	select {
+	case tc := <-l.queue:
+		_ = l.s.post(func() { l.pending-- })
+		return newConn(l.s, tc), nil
+	case <-l.done:
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+	}
+}
+
+// Close stops listening and resets the connections nobody accepted.
+// Accepted connections carry on.
+func (l *listener) Close() error {
+	err := l.s.post(func() {
+		if l.s.listeners[l.port] == l {
+			delete(l.s.listeners, l.port)
+		}
+		l.close()
+		for {
+			select {
+			case tc := <-l.queue:
+				l.pending--
+				tc.abort(ErrAborted)
+			default:
+				for _, tc := range l.s.conns {
+					if tc.listener == l {
+						tc.abort(ErrAborted)
+					}
+				}
+				return
+			}
+		}
+	})
+	if err != nil {
+		l.close()
+	}
+	return nil
+}
+
+func (l *listener) Addr() net.Addr { return l.addr }
+
+// conn is a net.Conn over one tcb. Reads and Writes each go one at a time
+// (a second waits for the first), like net.Pipe's.
+type conn struct {
+	s             *Stack
+	tc            *tcb
+	local, remote *net.TCPAddr
+	rmu, wmu      sync.Mutex
+	rdl, wdl      *deadline
+	closed        atomic.Bool
+}
+
+func newConn(s *Stack, tc *tcb) *conn {
+	return &conn{
+		s:      s,
+		tc:     tc,
+		local:  net.TCPAddrFromAddrPort(tc.local),
+		remote: net.TCPAddrFromAddrPort(tc.remote),
+		rdl:    newDeadline(),
+		wdl:    newDeadline(),
+	}
+}
+
+func (c *conn) opErr(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.local, Addr: c.remote, Err: err}
+}
+
+// Read reads what arrived; it blocks until something did, the peer's FIN
+// (io.EOF), an error, or the read deadline.
+func (c *conn) Read(p []byte) (int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if len(p) == 0 && !c.closed.Load() {
+		return 0, nil // as a kernel socket does: no waiting for nothing
+	}
+	n, err := c.do(c.rdl, c.tc.rres, func() {
+		c.tc.reading, c.tc.rWaiting = p, true
+		c.s.markDirty(c.tc)
+	}, func() {
+		if c.tc.rWaiting {
+			c.tc.reading, c.tc.rWaiting = nil, false
+			c.tc.rres <- result{err: errCanceled}
+		}
+	})
+	switch err {
+	case nil:
+		return n, nil
+	case io.EOF:
+		return n, io.EOF // callers compare with ==
+	}
+	return n, c.opErr("read", err)
+}
+
+// Write blocks until all of p is in the outbound stream (not necessarily
+// sent), the connection fails, or the write deadline passes.
+func (c *conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n, err := c.do(c.wdl, c.tc.wres, func() {
+		c.tc.writing, c.tc.written, c.tc.wWaiting = p, 0, true
+		c.s.markDirty(c.tc)
+	}, func() {
+		if c.tc.wWaiting {
+			r := result{n: c.tc.written, err: errCanceled}
+			c.tc.writing, c.tc.written, c.tc.wWaiting = nil, 0, false
+			c.tc.wres <- r
+		}
+	})
+	if err != nil {
+		return n, c.opErr("write", err)
+	}
+	return n, nil
+}
+
+// do runs start on the loop and waits for its answer on res. If the
+// deadline passes first, cancel withdraws the request; the loop answers
+// exactly once either way, so p is never touched after do returns.
+func (c *conn) do(dl *deadline, res chan result, start, cancel func()) (int, error) {
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	expired := dl.wait()
+	select {
+	case <-expired:
+		return 0, os.ErrDeadlineExceeded
+	default:
+	}
+	if err := c.s.post(start); err != nil {
+		return 0, err
+	}
+	var r result
+	select {
+	case r = <-res:
+	case <-expired:
+		// If the stack closed meanwhile, its shutdown answers instead.
+		_ = c.s.post(cancel)
+		r = <-res
+	}
+	if r.err == errCanceled {
+		r.err = os.ErrDeadlineExceeded
+	}
+	return r.n, r.err
+}
+
+// CloseWrite sends FIN after what was written: the peer reads EOF, and
+// this side may still read.
+func (c *conn) CloseWrite() error {
+	if c.closed.Load() {
+		return c.opErr("close", net.ErrClosed)
+	}
+	err := c.s.post(func() {
+		c.tc.conn.Outbound().Close()
+		c.tc.conn.Push(c.tc.transmitFn)
+		c.s.markDirty(c.tc)
+	})
+	if err != nil {
+		return c.opErr("close", err)
+	}
+	return nil
+}
+
+// Close sends FIN after what was written; the stack keeps the connection
+// until it is done (lingering if this side closed first). Blocked Reads and
+// Writes return net.ErrClosed.
+func (c *conn) Close() error {
+	if c.closed.Swap(true) {
+		return c.opErr("close", net.ErrClosed)
+	}
+	err := c.s.post(func() {
+		tc := c.tc
+		tc.closed = true
+		tc.conn.Outbound().Close()
+		tc.conn.Push(tc.transmitFn)
+		c.s.markDirty(tc)
+		if tc.rWaiting {
+			tc.serveRead()
+		}
+		if tc.wWaiting {
+			tc.serveWrite()
+		}
+	})
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return c.opErr("close", err)
+	}
+	return nil
+}
+
+func (c *conn) LocalAddr() net.Addr  { return c.local }
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+func (c *conn) SetDeadline(t time.Time) error {
+	c.rdl.set(t)
+	c.wdl.set(t)
+	return nil
+}
+
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.rdl.set(t)
+	return nil
+}
+
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.wdl.set(t)
+	return nil
+}
+
+// deadline is a channel closed when the deadline passes (net.Pipe's
+// pipeDeadline): waiters select on it, and moving the deadline resets it.
+type deadline struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	cancel chan struct{}
+}
+
+func newDeadline() *deadline { return &deadline{cancel: make(chan struct{})} }
+
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil && !d.timer.Stop() {
+		<-d.cancel // the timer fired: wait until it closed cancel
+	}
+	d.timer = nil
+	closed := isClosed(d.cancel)
+	if t.IsZero() {
+		if closed {
+			d.cancel = make(chan struct{})
+		}
+		return
+	}
+	if dur := time.Until(t); dur > 0 {
+		if closed {
+			d.cancel = make(chan struct{})
+		}
+		cancel := d.cancel
+		d.timer = time.AfterFunc(dur, func() { close(cancel) })
+		return
+	}
+	if !closed {
+		close(d.cancel)
+	}
+}
+
+func (d *deadline) wait() chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cancel
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}

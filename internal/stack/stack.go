@@ -1,0 +1,598 @@
+package stack
+
+// Ownership: the loop goroutine (Stack.loop) owns every tcb, every
+// connection.Connection, the connection and listener tables, and the device's
+// write side. Nothing else touches them. Sockets (conn, listener) and Dial run
+// on the application's goroutines: they post closures to the loop (Stack.post)
+// and wait on per-socket channels that the loop answers exactly once per
+// request. The reader goroutine owns the device's read side and shares only
+// the rxQueue (under its mutex) with the loop. Stats are atomics.
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"tcplab/internal/device"
+	"tcplab/internal/wire"
+	"tcplab/labs/2-receiver"
+	"tcplab/labs/4-connection"
+)
+
+// Config sets up a Stack. Zero fields take the defaults.
+type Config struct {
+	// Addr is the stack's own IPv4 address: the source of what it sends and
+	// the only destination it accepts.
+	Addr netip.Addr
+	// Connection is the template for every connection. ISN is ignored (each
+	// connection draws a random one) and so is MaxPayloadSize (it follows
+	// from the device's MTU and the peer's MSS option). Zero Capacity means
+	// DefaultCapacity.
+	Connection connection.Config
+	// Batch is the most datagrams the loop takes from the device before it
+	// serves the application again (default 32).
+	Batch int
+	// TickInterval is how often connections with something to time (data in
+	// flight, a handshake, a linger) are ticked (default 5ms).
+	TickInterval time.Duration
+	// Backlog is how many connections a listener holds that were not yet
+	// accepted (default 128); SYNs beyond it are ignored.
+	Backlog int
+	// OrphanTimeout is how long a connection whose socket was closed waits
+	// in FIN_WAIT_2 for the peer's FIN before it is reset (default 60s,
+	// Linux's tcp_fin_timeout): the lab Connection would wait forever.
+	OrphanTimeout time.Duration
+	// QueueLimit is the most received datagrams waiting for the loop
+	// (default 8192); past it the reader drops them, as a NIC does when
+	// its ring is full.
+	QueueLimit int
+}
+
+// DefaultCapacity is each direction's stream capacity unless
+// Config.Connection says otherwise: twice the largest 16-bit window, so the
+// receiver can advertise a full window while the application still holds
+// some bytes unread.
+const DefaultCapacity = 128 << 10
+
+// Ephemeral ports (RFC 6335) that Dial picks from.
+const (
+	ephemeralFirst = 49152
+	ephemeralLast  = 65535
+)
+
+// defaultMSS is what a peer's SYN without an MSS option allows (RFC 9293).
+const defaultMSS = 536
+
+// Stats counts what the stack did with datagrams. Drops are counted by why.
+type Stats struct {
+	Received uint64 // datagrams read from the device
+	Sent     uint64 // datagrams written to the device
+
+	// Quiet drops: traffic that is simply not ours.
+	NotIPv4  uint64 // e.g. IPv6 router solicitations on a fresh TUN
+	NotTCP   uint64
+	NotForUs uint64 // IPv4 TCP addressed to another host
+
+	// Damaged or unsupported datagrams.
+	Truncated   uint64
+	BadLength   uint64
+	BadChecksum uint64
+	Fragments   uint64
+	Malformed   uint64 // any other parse error
+
+	QueueFull   uint64 // dropped by the reader: the loop fell too far behind
+	WriteErrors uint64 // device writes that failed
+
+	ResetsSent  uint64 // RSTs answering segments for no connection
+	Retransmits uint64 // segments sent again (by a Connection's timer)
+	Batches     uint64 // batches of received datagrams the loop processed
+	MaxBatch    uint64 // the largest such batch
+}
+
+// Dropped is the total of every drop counter.
+func (s Stats) Dropped() uint64 {
+	return s.NotIPv4 + s.NotTCP + s.NotForUs + s.Truncated + s.BadLength +
+		s.BadChecksum + s.Fragments + s.Malformed + s.QueueFull
+}
+
+type stats struct {
+	received, sent, notIPv4, notTCP, notForUs, truncated, badLength,
+	badChecksum, fragments, malformed, queueFull, writeErrors, resetsSent,
+	retransmits, batches, maxBatch atomic.Uint64
+}
+
+// key identifies a connection: our port and the peer (our address is the
+// stack's only one).
+type key struct {
+	port   uint16
+	remote netip.AddrPort
+}
+
+// Stack is a TCP/IP stack over one device. Its methods are safe for
+// concurrent use.
+type Stack struct {
+	dev  device.Device
+	addr netip.Addr
+	mtu  int
+	mss  int // what our SYNs announce: MTU - 40
+	cfg  Config
+
+	reqs    chan func()   // closures for the loop to run
+	wake    chan struct{} // datagrams queued or a tick due (capacity 1)
+	tickDue atomic.Bool
+	rx      rxQueue
+	done    chan struct{} // closed by Close
+	exited  chan struct{} // closed when the loop has answered everything and stopped
+	wg      sync.WaitGroup
+	once    sync.Once
+	stats   stats
+
+	// Owned by the loop.
+	conns     map[key]*tcb
+	last      *tcb // the connection the last datagram was for, if in conns
+	listeners map[uint16]*listener
+	dirty     []*tcb
+	timed     int // tcbs that need ticks
+	timer     *time.Timer
+	ticking   bool
+	stopping  bool
+	lastTick  time.Time
+	txbuf     []byte
+	batch     [][]byte
+}
+
+// New starts a stack on dev. The stack owns dev from now on and closes it
+// in Close.
+func New(dev device.Device, cfg Config) (*Stack, error) {
+	if !cfg.Addr.Is4() {
+		return nil, fmt.Errorf("stack on %s: address %v is not IPv4", dev.Name(), cfg.Addr)
+	}
+	mtu := dev.MTU()
+	if mtu < wire.MaxHeaderLen+1 || mtu > wire.MaxDatagramLen {
+		return nil, fmt.Errorf("stack on %s: unusable MTU %d", dev.Name(), mtu)
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 32
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 5 * time.Millisecond
+	}
+	if cfg.Backlog <= 0 {
+		cfg.Backlog = 128
+	}
+	if cfg.OrphanTimeout <= 0 {
+		cfg.OrphanTimeout = 60 * time.Second
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = 8192
+	}
+	if cfg.Connection.Capacity == 0 {
+		cfg.Connection.Capacity = DefaultCapacity
+	}
+	s := &Stack{
+		dev:       dev,
+		addr:      cfg.Addr,
+		mtu:       mtu,
+		mss:       int(wire.MSSForMTU(mtu)),
+		cfg:       cfg,
+		reqs:      make(chan func()),
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		conns:     make(map[key]*tcb),
+		listeners: make(map[uint16]*listener),
+		txbuf:     make([]byte, 0, mtu),
+	}
+	s.rx.limit = cfg.QueueLimit
+	// A callback rather than a channel in the loop's select: one channel
+	// fewer to lock on every turn of a busy loop.
+	s.timer = time.AfterFunc(time.Hour, func() {
+		s.tickDue.Store(true)
+		s.poke()
+	})
+	s.timer.Stop()
+	s.wg.Add(2)
+	go s.reader()
+	go s.loop()
+	return s, nil
+}
+
+// Addr is the stack's IPv4 address.
+func (s *Stack) Addr() netip.Addr { return s.addr }
+
+// Stats returns the stack's counters.
+func (s *Stack) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		Received: c.received.Load(), Sent: c.sent.Load(),
+		NotIPv4: c.notIPv4.Load(), NotTCP: c.notTCP.Load(), NotForUs: c.notForUs.Load(),
+		Truncated: c.truncated.Load(), BadLength: c.badLength.Load(),
+		BadChecksum: c.badChecksum.Load(), Fragments: c.fragments.Load(),
+		Malformed: c.malformed.Load(), QueueFull: c.queueFull.Load(),
+		WriteErrors: c.writeErrors.Load(), ResetsSent: c.resetsSent.Load(),
+		Retransmits: c.retransmits.Load(),
+		Batches:     c.batches.Load(), MaxBatch: c.maxBatch.Load(),
+	}
+}
+
+// Close stops the stack: every connection is dropped without a word to its
+// peer (as if the host vanished), blocked socket calls and later ones fail
+// with net.ErrClosed, and the device is closed.
+func (s *Stack) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.done)
+		_ = s.post(func() { s.stopping = true })
+		<-s.exited
+		err = s.dev.Close()
+		s.wg.Wait()
+	})
+	return err
+}
+
+// call runs f on the loop and waits until it has run.
+func (s *Stack) call(f func()) error {
+	done := make(chan struct{})
+	if err := s.post(func() { f(); close(done) }); err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
+// post hands f to the loop. It fails only once the stack is closed; if it
+// succeeds, f runs (the channel is unbuffered: the loop has taken it).
+func (s *Stack) post(f func()) error {
+	select {
+	case s.reqs <- f:
+		return nil
+	case <-s.exited:
+		return net.ErrClosed
+	}
+}
+
+// rxQueue holds datagrams between the reader and the loop. It is unbounded
+// in practice (TCP's windows bound what is in flight) so the reader never
+// waits for the loop; a limit guards against floods.
+type rxQueue struct {
+	mu    sync.Mutex
+	q     [][]byte
+	free  [][]byte
+	limit int
+}
+
+func (q *rxQueue) get(size int) []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if n := len(q.free); n > 0 {
+		b := q.free[n-1]
+		q.free = q.free[:n-1]
+		return b[:size]
+	}
+	return make([]byte, size)
+}
+
+func (q *rxQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.q)
+}
+
+// put queues b and reports whether it fit.
+func (q *rxQueue) put(b []byte) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.q) >= q.limit {
+		q.free = append(q.free, b)
+		return false
+	}
+	q.q = append(q.q, b)
+	return true
+}
+
+// take moves at most n queued datagrams into dst and reports whether more
+// are waiting.
+func (q *rxQueue) take(dst [][]byte, n int) ([][]byte, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n = min(n, len(q.q))
+	dst = append(dst, q.q[:n]...)
+	rest := copy(q.q, q.q[n:])
+	clear(q.q[rest:])
+	q.q = q.q[:rest]
+	return dst, rest > 0
+}
+
+func (q *rxQueue) recycle(bufs [][]byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.free = append(q.free, bufs...)
+}
+
+// reader moves datagrams from the device into the queue. It is the only
+// goroutine that reads the device.
+func (s *Stack) reader() {
+	defer s.wg.Done()
+	for {
+		buf := s.rx.get(s.mtu)
+		n, err := s.dev.Read(buf)
+		if err != nil {
+			s.rx.recycle([][]byte{buf})
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			// A datagram too long for the MTU, or a transient device error:
+			// nothing to hand on.
+			s.stats.malformed.Add(1)
+			continue
+		}
+		s.stats.received.Add(1)
+		if !s.rx.put(buf[:n]) {
+			s.stats.queueFull.Add(1)
+			continue
+		}
+		s.poke()
+	}
+}
+
+// poke wakes the loop unless a wakeup is already pending.
+func (s *Stack) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // the loop is already due to look
+	}
+}
+
+// loop is the event loop: the one goroutine that owns every connection.
+func (s *Stack) loop() {
+	defer s.wg.Done()
+	defer close(s.exited)
+	defer s.shutdown()
+	for !s.stopping {
+		select {
+		case f := <-s.reqs:
+			f()
+		case <-s.wake:
+			if s.tickDue.Swap(false) && s.ticking {
+				s.ticking = false
+				s.tick()
+			}
+			s.receiveBatch()
+		}
+		s.serve()
+	}
+}
+
+// receiveBatch processes at most Batch queued datagrams. If more wait, it
+// wakes the loop again, after the application has been served.
+func (s *Stack) receiveBatch() {
+	var more bool
+	queued := s.rx.len()
+	if queued == 0 {
+		return
+	}
+	if queued < s.cfg.Batch {
+		// Let the reader (and the peer) run first: datagrams come in
+		// bursts, and every one more in this batch is a wakeup and an ACK
+		// saved.
+		runtime.Gosched()
+	}
+	s.batch, more = s.rx.take(s.batch[:0], s.cfg.Batch)
+	for _, b := range s.batch {
+		s.input(b)
+	}
+	n := uint64(len(s.batch))
+	s.stats.batches.Add(1)
+	if n > s.stats.maxBatch.Load() {
+		s.stats.maxBatch.Store(n)
+	}
+	s.rx.recycle(s.batch)
+	clear(s.batch)
+	if more {
+		s.poke()
+	}
+}
+
+// input handles one received datagram.
+func (s *Stack) input(b []byte) {
+	seg, err := wire.Parse(b)
+	if err != nil {
+		s.countDrop(err)
+		return
+	}
+	if seg.Dst.Addr() != s.addr {
+		s.stats.notForUs.Add(1)
+		return
+	}
+	k := key{port: seg.Dst.Port(), remote: seg.Src}
+	// Bursts belong to one connection: a one-entry cache saves hashing
+	// the key for almost every datagram of a bulk transfer.
+	tc := s.last
+	if tc == nil || tc.key != k {
+		tc = s.conns[k]
+	}
+	if tc == nil {
+		l := s.listeners[k.port]
+		if l == nil || !seg.Sender.SYN || seg.Receiver.ACK || seg.IsRST() {
+			s.refuse(seg)
+			return
+		}
+		if tc = s.newPassive(l, k, seg); tc == nil {
+			return
+		}
+	}
+	s.last = tc
+	tc.receive(seg)
+}
+
+func (s *Stack) countDrop(err error) {
+	c := &s.stats
+	switch {
+	case errors.Is(err, wire.ErrNotIPv4):
+		c.notIPv4.Add(1)
+	case errors.Is(err, wire.ErrNotTCP):
+		c.notTCP.Add(1)
+	case errors.Is(err, wire.ErrTruncated):
+		c.truncated.Add(1)
+	case errors.Is(err, wire.ErrBadLength):
+		c.badLength.Add(1)
+	case errors.Is(err, wire.ErrBadChecksum):
+		c.badChecksum.Add(1)
+	case errors.Is(err, wire.ErrFragment):
+		c.fragments.Add(1)
+	default:
+		c.malformed.Add(1)
+	}
+}
+
+// refuse answers a segment that belongs to no connection, as RFC 9293
+// (3.10.7.1) says a closed port does: never an RST for an RST; for a segment
+// with ACK, an RST whose seqno is that ackno (so the peer accepts it);
+// otherwise an RST+ACK acknowledging everything the segment occupied.
+func (s *Stack) refuse(seg wire.Segment) {
+	if seg.IsRST() {
+		return
+	}
+	var m connection.Message
+	m.Sender.RST, m.Receiver.RST = true, true
+	if seg.Receiver.ACK {
+		m.Sender.Seqno = seg.Receiver.Ackno
+	} else {
+		m.Receiver.ACK = true
+		m.Receiver.Ackno = seg.Sender.Seqno + receiver.Wrap32(seg.SequenceLength())
+	}
+	s.stats.resetsSent.Add(1)
+	s.send(wire.Segment{Src: seg.Dst, Dst: seg.Src, Message: m})
+}
+
+// send writes one datagram.
+func (s *Stack) send(seg wire.Segment) {
+	s.txbuf = seg.AppendTo(s.txbuf[:0])
+	if _, err := s.dev.Write(s.txbuf); err != nil {
+		s.stats.writeErrors.Add(1)
+		return
+	}
+	s.stats.sent.Add(1)
+}
+
+// newConnection makes a Connection from the template.
+func (s *Stack) newConnection(mss int) *connection.Connection {
+	cfg := s.cfg.Connection
+	cfg.ISN = receiver.Wrap32(rand.Uint32())
+	cfg.MaxPayloadSize = mss
+	return connection.New(cfg)
+}
+
+// newPassive makes the connection a SYN for a listening port asks for, or
+// returns nil if the listener's backlog is full (the peer will retry).
+func (s *Stack) newPassive(l *listener, k key, syn wire.Segment) *tcb {
+	if l.pending >= s.cfg.Backlog {
+		return nil
+	}
+	mss := s.peerMSS(syn.MSS)
+	tc := s.newTCB(k, s.newConnection(mss))
+	tc.mss = mss
+	tc.listener = l
+	l.pending++
+	return tc
+}
+
+// peerMSS is the largest payload we may send a peer that announced mss.
+func (s *Stack) peerMSS(mss uint16) int {
+	if mss == 0 {
+		mss = defaultMSS
+	}
+	return max(1, min(s.mss, int(mss)))
+}
+
+// markDirty queues tc to be served at the end of this loop turn.
+func (s *Stack) markDirty(tc *tcb) {
+	if !tc.dirty {
+		tc.dirty = true
+		s.dirty = append(s.dirty, tc)
+	}
+}
+
+// serve runs at the end of every loop turn: it gives the application what
+// the turn made possible and sends the coalesced ACKs.
+func (s *Stack) serve() {
+	for i := 0; i < len(s.dirty); i++ { // serving may dirty more
+		tc := s.dirty[i]
+		tc.dirty = false
+		tc.serve()
+	}
+	clear(s.dirty)
+	s.dirty = s.dirty[:0]
+	s.armTimer()
+}
+
+// armTimer runs the tick timer while some connection has something to time.
+func (s *Stack) armTimer() {
+	switch {
+	case s.timed > 0 && !s.ticking:
+		if s.lastTick.IsZero() {
+			s.lastTick = time.Now() // idle until now: nothing to time before
+		}
+		s.timer.Reset(s.cfg.TickInterval)
+		s.ticking = true
+	case s.timed == 0 && s.ticking:
+		s.timer.Stop()
+		s.ticking = false
+		s.lastTick = time.Time{}
+	case s.timed == 0:
+		s.lastTick = time.Time{}
+	}
+}
+
+// tick tells every connection how much time passed.
+func (s *Stack) tick() {
+	now := time.Now()
+	elapsed := now.Sub(s.lastTick)
+	s.lastTick = now
+	for _, tc := range s.conns {
+		tc.conn.Tick(elapsed, tc.transmitFn)
+		tc.idle += elapsed
+		if tc.closed && tc.idle >= s.cfg.OrphanTimeout && tc.conn.State() == connection.FIN_WAIT_2 {
+			tc.abort(ErrTimedOut)
+		}
+		s.markDirty(tc)
+	}
+}
+
+// ephemeralPort picks a random free port for an active open.
+func (s *Stack) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
+	const n = ephemeralLast - ephemeralFirst + 1
+	start := rand.IntN(n)
+	for i := range n {
+		p := uint16(ephemeralFirst + (start+i)%n)
+		if _, ok := s.listeners[p]; ok {
+			continue
+		}
+		if _, ok := s.conns[key{port: p, remote: remote}]; !ok {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// shutdown answers every waiting socket call when the loop stops.
+func (s *Stack) shutdown() {
+	s.timer.Stop()
+	for _, tc := range s.conns {
+		tc.fail(net.ErrClosed)
+	}
+	for _, l := range s.listeners {
+		l.close()
+	}
+}
