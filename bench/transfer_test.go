@@ -4,6 +4,8 @@ import (
 	"io"
 	"net"
 	"testing"
+
+	"tcplab/internal/stack/stacktest"
 )
 
 // chunk is the size of each Write, as in the measurement.
@@ -34,7 +36,13 @@ func benchTransfer(b *testing.B, client, server net.Conn) {
 	b.ReportMetric(float64(want)*8/b.Elapsed().Seconds()/1e9, "Gbit/s")
 }
 
+// BenchmarkPair runs the same transfer over both stacks in one run, so the
+// figures share the machine's mood; compare their Gbit/s.
 func BenchmarkPair(b *testing.B) {
+	b.Run("impl=tcplab", func(b *testing.B) {
+		c, s := stacktest.Conns(b)
+		benchTransfer(b, c, s)
+	})
 	b.Run("impl=gvisor", func(b *testing.B) {
 		c, s := gvisorPair(b)
 		benchTransfer(b, c, s)
