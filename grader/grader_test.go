@@ -70,6 +70,19 @@ func TestCondense(t *testing.T) {
 			want: "steps so far:\n  1. push \"hello\"\n✗ 2. expect bytes buffered: (-want +got)\n      - 5\n      + 4",
 		},
 		{
+			name: "a ladder drawn above the steps is kept above them",
+			out: "    ISN 7\n    statemachine_test.go:30: \n" +
+				"                 us                test\n" +
+				"                  │ SYN seq=1000   │\n" +
+				"                  │───────────────▶│\n" +
+				"        \n" +
+				"        steps so far:\n" +
+				"          1. connect\n" +
+				"        ✗ 2. expect state LISTEN\n",
+			want: "         us                test\n          │ SYN seq=1000   │\n          │───────────────▶│\n\n" +
+				"steps so far:\n  1. connect\n✗ 2. expect state LISTEN",
+		},
+		{
 			name: "a long list of steps keeps its start and the steps before the failure",
 			out: "    x_test.go:1: \n        steps so far:\n" + func() string {
 				var b strings.Builder

@@ -169,7 +169,11 @@ func condense(out string) string {
 				}
 				block = append(block, dedent(m, indent))
 			}
-			return strings.Join(elideSteps(trimEmpty(block)), "\n")
+			report := strings.Join(elideSteps(trimEmpty(block)), "\n")
+			if pic := picture(lines[:i], indent); pic != "" {
+				report = pic + "\n\n" + report
+			}
+			return report
 		}
 	}
 	for i, l := range lines {
@@ -194,6 +198,24 @@ func condense(out string) string {
 		msg = append(msg[:20], fmt.Sprintf("… (%d more lines)", len(msg)-20))
 	}
 	return dedentAll(strings.Join(msg, "\n"))
+}
+
+// picture returns what a harness subject drew above its report (the
+// ladder diagram of a failing connection or sender check): the lines after
+// the test's last log header, dedented like the report.
+func picture(before []string, indent int) string {
+	start := 0
+	for j := len(before) - 1; j >= 0; j-- {
+		if logHeader.MatchString(before[j]) {
+			start = j + 1
+			break
+		}
+	}
+	var pic []string
+	for _, l := range before[start:] {
+		pic = append(pic, dedent(l, indent))
+	}
+	return strings.Join(trimEmpty(pic), "\n")
 }
 
 // panicSummary keeps a panic's message and the stack frames outside the Go

@@ -62,15 +62,39 @@ func Check[T any](name string, check func(T) error) Step[T] {
 	return Step[T]{Name: "expect " + name, Run: check}
 }
 
+// Describer is implemented by subjects that can show what happened so far
+// in a picture, such as the ladder diagram of the messages a connection
+// exchanged. A failure report shows it above the steps.
+type Describer interface {
+	Describe() string
+}
+
 // Run applies steps to subject in order and fails t at the first failing
 // step, with the list of steps taken so far.
 func Run[T any](t testing.TB, subject T, steps ...Step[T]) {
 	t.Helper()
 	for i, step := range steps {
 		if err := runStep(step, subject); err != nil {
-			t.Fatal(Report(steps[:i], i, step.Name, err))
+			report := Report(steps[:i], i, step.Name, err)
+			if d, ok := any(subject).(Describer); ok {
+				if pic := describe(d); pic != "" {
+					report = "\n" + pic + report
+				}
+			}
+			t.Fatal(report)
 		}
 	}
+}
+
+// describe calls d.Describe, which must not turn a clear failure into a
+// panic of its own.
+func describe(d Describer) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = ""
+		}
+	}()
+	return strings.TrimRight(d.Describe(), "\n") + "\n"
 }
 
 // runStep runs one step and turns a panic into an error.

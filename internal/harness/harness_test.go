@@ -31,6 +31,20 @@ func run(steps ...Step[*counter]) (msg string) {
 	return ""
 }
 
+// drawn is a subject that can draw itself.
+type drawn struct{ counter }
+
+func (d *drawn) Describe() string { return "A ──▶ B" }
+
+func TestRunShowsTheSubjectsPictureAboveTheSteps(t *testing.T) {
+	r := &recorder{}
+	func() {
+		defer func() { _ = recover() }()
+		Run[*drawn](r, &drawn{}, Do("step", func(*drawn) {}), Check("fails", func(*drawn) error { return errors.New("no") }))
+	}()
+	require.Contains(t, r.msg, "A ──▶ B\n\nsteps so far:")
+}
+
 func inc() Step[*counter] { return Do("increment", func(c *counter) { c.n++ }) }
 
 func count(want int) Step[*counter] {

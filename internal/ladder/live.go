@@ -5,8 +5,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"tcplab/labs/4-connection"
 )
 
 // Live prints a ladder as it happens, one message at a time, for
@@ -29,7 +27,7 @@ func NewLive(w io.Writer, width int, a, b string) *Live {
 }
 
 // Message prints a message from side, observed at time at.
-func (l *Live) Message(at time.Duration, from Side, m connection.Message) {
+func (l *Live) Message(at time.Duration, from Side, m Message) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	id := l.rec.Send(at, from, m)

@@ -16,8 +16,17 @@ import (
 	"strings"
 	"time"
 
-	"tcplab/labs/4-connection"
+	"tcplab/labs/2-receiver"
 )
+
+// Message is one segment: both halves of what an endpoint sends. It has
+// connection.Message's shape, so a connection's messages convert with
+// ladder.Message(m); the ladder itself needs only lab 2's halves, so the
+// sender's tests can draw too.
+type Message struct {
+	Sender   receiver.SenderMessage
+	Receiver receiver.ReceiverMessage
+}
 
 // Side is one end of the exchange.
 type Side int
@@ -81,14 +90,36 @@ func NewRecorder(a, b string) *Recorder {
 
 // Send records that side sent m at time at and returns the message's ID
 // for Deliver or Drop.
-func (r *Recorder) Send(at time.Duration, side Side, m connection.Message) int {
+func (r *Recorder) Send(at time.Duration, side Side, m Message) int {
 	if r == nil {
 		return 0
 	}
+	return r.add(at, side, m.Sender, Label(m))
+}
+
+// SendSenderHalf records a message that has only a sender's half, as a
+// lone sender's tests see it: drawn without an ackno or window.
+func (r *Recorder) SendSenderHalf(at time.Duration, side Side, s receiver.SenderMessage) int {
+	if r == nil {
+		return 0
+	}
+	return r.add(at, side, s, senderLabel(s))
+}
+
+// SendReceiverHalf records a message that has only a receiver's half (an
+// acknowledgment given to a lone sender): drawn without a seqno.
+func (r *Recorder) SendReceiverHalf(at time.Duration, side Side, m receiver.ReceiverMessage) int {
+	if r == nil {
+		return 0
+	}
+	return r.add(at, side, receiver.SenderMessage{}, receiverLabel(m))
+}
+
+func (r *Recorder) add(at time.Duration, side Side, s receiver.SenderMessage, label string) int {
 	id := r.nextID
 	r.nextID++
-	seq := uint32(m.Sender.Seqno)
-	n := uint32(m.Sender.SequenceLength())
+	seq := uint32(s.Seqno)
+	n := uint32(s.SequenceLength())
 	retx := false
 	if n > 0 {
 		// Occupying sequence numbers below what this side already sent
@@ -98,7 +129,7 @@ func (r *Recorder) Send(at time.Duration, side Side, m connection.Message) int {
 			r.sentEnd[side], r.sentAny[side] = seq+n, true
 		}
 	}
-	r.rec.Events = append(r.rec.Events, Event{At: at, Kind: Send, Side: side, ID: id, Label: Label(m), Retransmission: retx})
+	r.rec.Events = append(r.rec.Events, Event{At: at, Kind: Send, Side: side, ID: id, Label: label, Retransmission: retx})
 	return id
 }
 
@@ -161,9 +192,14 @@ func (r *Recorder) sender(id int) (Side, bool) {
 // Label describes a message the way the lecture writes it: the sender's
 // half ("SYN seq=6969 \"hello, world!\" (13 B) FIN"), then the receiver's
 // ("ack=6984 win=64000").
-func Label(m connection.Message) string {
+func Label(m Message) string {
+	s := m.Sender
+	s.RST = s.RST && !m.Receiver.RST // RST is one flag: say it once
+	return senderLabel(s) + " " + receiverLabel(m.Receiver)
+}
+
+func senderLabel(s receiver.SenderMessage) string {
 	var b strings.Builder
-	s, r := m.Sender, m.Receiver
 	if s.SYN {
 		b.WriteString("SYN ")
 	}
@@ -179,11 +215,19 @@ func Label(m connection.Message) string {
 	if s.FIN {
 		b.WriteString(" FIN")
 	}
-	if r.ACK {
-		fmt.Fprintf(&b, " ack=%d", uint32(r.Ackno))
+	if s.RST {
+		b.WriteString(" RST")
 	}
-	fmt.Fprintf(&b, " win=%d", r.WindowSize)
-	if s.RST || r.RST {
+	return b.String()
+}
+
+func receiverLabel(r receiver.ReceiverMessage) string {
+	var b strings.Builder
+	if r.ACK {
+		fmt.Fprintf(&b, "ack=%d ", uint32(r.Ackno))
+	}
+	fmt.Fprintf(&b, "win=%d", r.WindowSize)
+	if r.RST {
 		b.WriteString(" RST")
 	}
 	return b.String()

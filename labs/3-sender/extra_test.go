@@ -162,7 +162,7 @@ func transfer(total int) step {
 					return fmt.Errorf("round %d: nothing in flight and nothing sent at ISN+%d", round, next)
 				}
 				acked += (next - acked + 1) / 2
-				x.s.Receive(receiver.ReceiverMessage{ACK: true, Ackno: x.isn + receiver.Wrap32(acked), WindowSize: window})
+				x.receive(receiver.ReceiverMessage{ACK: true, Ackno: x.isn + receiver.Wrap32(acked), WindowSize: window})
 			}
 		})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"tcplab/internal/harness"
+	"tcplab/internal/ladder"
 	"tcplab/labs/2-receiver"
 )
 
@@ -39,10 +40,13 @@ type endpoint struct {
 	now  time.Duration // simulated time: the sum of the ticks so far
 	// total counts every message ever transmitted.
 	total int
+	// ladder records the exchange, the connection on the left and the
+	// test on the right; a failing check draws it.
+	ladder *ladder.Recorder
 }
 
 func newEndpoint(name string, cfg Config) *endpoint {
-	return &endpoint{name: name, c: New(cfg)}
+	return &endpoint{name: name, c: New(cfg), ladder: ladder.NewRecorder(name, "test")}
 }
 
 // transmit records m. A message is the callee's only during the call, so
@@ -52,6 +56,22 @@ func (e *endpoint) transmit(m Message) {
 	e.sent = append(e.sent, m)
 	e.wire = append(e.wire, m)
 	e.total++
+	e.ladder.Deliver(e.now, e.ladder.Send(e.now, ladder.A, ladder.Message(m)))
+	e.ladder.State(e.now, ladder.A, e.c.State())
+}
+
+// receive hands m to the connection, drawing it as the test's message.
+func (e *endpoint) receive(m Message) {
+	e.ladder.Deliver(e.now, e.ladder.Send(e.now, ladder.B, ladder.Message(m)))
+	e.c.Receive(m, e.transmit)
+	e.ladder.State(e.now, ladder.A, e.c.State())
+}
+
+// Describe draws what the connection and the test exchanged so far; the
+// harness shows it above a failing step.
+func (e *endpoint) Describe() string {
+	e.ladder.State(e.now, ladder.A, e.c.State())
+	return ladder.Text(e.ladder.Recording(), 80)
 }
 
 type step = harness.Step[*endpoint]
@@ -121,7 +141,7 @@ func connect() step {
 
 func receive(m seg) step {
 	return harness.Do("receive "+m.String(), func(e *endpoint) {
-		e.c.Receive(Message(m), e.transmit)
+		e.receive(Message(m))
 	})
 }
 
@@ -129,6 +149,7 @@ func tick(d time.Duration) step {
 	return harness.Do(fmt.Sprintf("tick %v", d), func(e *endpoint) {
 		e.now += d
 		e.c.Tick(d, e.transmit)
+		e.ladder.State(e.now, ladder.A, e.c.State())
 	})
 }
 
@@ -170,7 +191,7 @@ func loopBack() step {
 			}
 			m := e.wire[0]
 			e.wire = e.wire[1:]
-			e.c.Receive(m, e.transmit)
+			e.receive(m)
 		}
 		return nil
 	}}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"tcplab/internal/harness"
+	"tcplab/internal/ladder"
 	"tcplab/labs/0-bytestream"
 	"tcplab/labs/2-receiver"
 	"tcplab/labs/3-sender"
@@ -35,11 +36,16 @@ type subject struct {
 	stream *bytestream.ByteStream
 	s      *sender.Sender
 	sent   []receiver.SenderMessage
+	now    time.Duration // the sum of the ticks so far
+	// ladder draws the sender's messages (left) and the test's ACKs
+	// (right) when a check fails.
+	ladder *ladder.Recorder
 }
 
 func newSubject(isn receiver.Wrap32) *subject {
 	stream := bytestream.New(capacity)
-	return &subject{isn: isn, stream: stream, s: sender.New(stream, isn, rtoMS*time.Millisecond)}
+	return &subject{isn: isn, stream: stream, s: sender.New(stream, isn, rtoMS*time.Millisecond),
+		ladder: ladder.NewRecorder("sender", "test")}
 }
 
 // transmit records a message. The payload is copied: the sender may reuse
@@ -47,7 +53,18 @@ func newSubject(isn receiver.Wrap32) *subject {
 func (x *subject) transmit(m receiver.SenderMessage) {
 	m.Payload = bytes.Clone(m.Payload)
 	x.sent = append(x.sent, m)
+	x.ladder.Deliver(x.now, x.ladder.SendSenderHalf(x.now, ladder.A, m))
 }
+
+// receive hands the sender the receiver's message, drawing it.
+func (x *subject) receive(m receiver.ReceiverMessage) {
+	x.ladder.Deliver(x.now, x.ladder.SendReceiverHalf(x.now, ladder.B, m))
+	x.s.Receive(m)
+}
+
+// Describe draws the exchange so far; the harness shows it above a
+// failing step.
+func (x *subject) Describe() string { return ladder.Text(x.ladder.Recording(), 80) }
 
 type step = harness.Step[*subject]
 
@@ -153,6 +170,7 @@ func closeStream() step {
 
 func tick(ms int) step {
 	return harness.Do(fmt.Sprintf("tick %d ms", ms), func(x *subject) {
+		x.now += time.Duration(ms) * time.Millisecond
 		x.s.Tick(time.Duration(ms)*time.Millisecond, x.transmit)
 	})
 }
@@ -165,7 +183,7 @@ func receiveAck(ackno uint32, window uint16) step {
 		at = fmt.Sprintf("ISN%d", int32(ackno))
 	}
 	return harness.Do(fmt.Sprintf("receive ACK %s, window %d", at, window), func(x *subject) {
-		x.s.Receive(receiver.ReceiverMessage{ACK: true, Ackno: x.isn + receiver.Wrap32(ackno), WindowSize: window})
+		x.receive(receiver.ReceiverMessage{ACK: true, Ackno: x.isn + receiver.Wrap32(ackno), WindowSize: window})
 	})
 }
 
@@ -173,7 +191,7 @@ func receiveAck(ackno uint32, window uint16) step {
 // (it has not seen the SYN).
 func receiveWindow(window uint16) step {
 	return harness.Do(fmt.Sprintf("receive window %d without an ACK", window), func(x *subject) {
-		x.s.Receive(receiver.ReceiverMessage{WindowSize: window})
+		x.receive(receiver.ReceiverMessage{WindowSize: window})
 	})
 }
 
@@ -191,7 +209,7 @@ func setMaxPayload(n int) step {
 
 func receiveRST() step {
 	return harness.Do("receive RST", func(x *subject) {
-		x.s.Receive(receiver.ReceiverMessage{RST: true})
+		x.receive(receiver.ReceiverMessage{RST: true})
 	})
 }
 
