@@ -55,6 +55,9 @@ func SVG(rec Recording) []byte {
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" %s marker-end="url(#head)"/>`+"\n", x1, y1, x2, y2, style)
 		}
 	}
+	// Text gets a white halo (painted under its fill), so an arrow passing
+	// behind a label never makes it unreadable.
+	b.WriteString(`<g paint-order="stroke" stroke="#ffffff" stroke-width="3" stroke-linejoin="round">` + "\n")
 	for _, t := range texts {
 		// Labels sit just above their departure line; notes beside the
 		// lifeline, in the margin.
@@ -70,7 +73,7 @@ func SVG(rec Recording) []byte {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" fill="#2563eb">%s</text>`+"\n", xb+8, ty, esc(t.text))
 		}
 	}
-	b.WriteString("</svg>\n")
+	b.WriteString("</g>\n</svg>\n")
 	return []byte(b.String())
 }
 
