@@ -133,8 +133,8 @@ func (n *Net) Close(grace time.Duration) error {
 
 // Tracer prints one line per TCP segment, the way the lecture labels them:
 //
-//	  0.000312 → SYN seq=3126201977 ack=0 win=65535 len=0 mss=1460
-//	  0.000355 ← SYN ACK seq=711538917 ack=3126201978 win=64240 len=0 mss=1460
+//	0.000312 → SYN seq=3126201977 ack=0 win=65535 len=0 mss=1460
+//	0.000355 ← SYN ACK seq=711538917 ack=3126201978 win=64240 len=0 mss=1460
 //
 // → is what the lab stack sent, ← what it received; times are seconds since
 // the first segment.
