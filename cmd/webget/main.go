@@ -226,6 +226,10 @@ func fetch(o *options, u *url.URL, transport *http.Transport, stdout io.Writer) 
 	if o.include {
 		// Headers go where the body goes, as with curl -i.
 		fmt.Fprintf(out, "%s %s\r\n", resp.Proto, resp.Status)
+		// net/http takes Transfer-Encoding out of the headers; curl shows it.
+		if len(resp.TransferEncoding) > 0 {
+			fmt.Fprintf(out, "Transfer-Encoding: %s\r\n", strings.Join(resp.TransferEncoding, ", "))
+		}
 		if err := resp.Header.Write(out); err != nil {
 			return 1, err
 		}
