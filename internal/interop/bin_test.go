@@ -61,7 +61,9 @@ type buildError struct {
 	err       error
 }
 
-func (e *buildError) Error() string { return "go build " + e.name + ": " + e.err.Error() + "\n" + e.out }
+func (e *buildError) Error() string {
+	return "go build " + e.name + ": " + e.err.Error() + "\n" + e.out
+}
 
 // handOverTUN gives up the sandbox's open tun144 and makes a persistent,
 // configured one in its place, so that a program the test starts can open

@@ -100,6 +100,12 @@ func runTransfer(t *testing.T, env *sandbox.Env, tr transfer) {
 	seed := seedFor(t.Name())
 	t.Logf("seed %d", seed)
 	l := newLab(t, env, labConfig{capacity: tr.window, loss: tr.loss, seed: seed, observe: traceOnFailure(t)})
+	runTransferOn(t, env, l, tr)
+}
+
+// runTransferOn runs tr on an existing lab stack.
+func runTransferOn(t *testing.T, env *sandbox.Env, l *lab, tr transfer) {
+	seed := seedFor(t.Name())
 	deadline := time.Now().Add(60 * time.Second)
 
 	var labConn, kernelConn net.Conn

@@ -24,6 +24,10 @@ type Flow struct {
 	// it had already sent: its losses, timeouts and zero-window probes.
 	RetransmitsIn  uint64
 	RetransmitsOut uint64
+	// ProbesIn counts Linux's zero-window probes (and keepalives): empty
+	// segments one below what we acknowledged, sent when it has waited
+	// for our window to open and given up waiting.
+	ProbesIn uint64
 
 	FINOut, FINIn bool // each side sent its FIN
 	// FINOutAcked: the kernel acknowledged our FIN; FINInAcked: we
@@ -34,6 +38,8 @@ type Flow struct {
 	finOutEnd, finInEnd receiver.Wrap32 // the ackno that covers each FIN
 	sentOut, sentIn     bool
 	nxtOut, nxtIn       receiver.Wrap32 // one past the highest seqno each side sent
+	ackOut              receiver.Wrap32 // the last ackno we sent
+	ackedOut            bool
 }
 
 // Closed reports whether the connection ended the way TCP means it to:
@@ -47,8 +53,8 @@ func (f Flow) Closed() bool {
 func (f Flow) Done() bool { return f.Closed() || f.RSTOut || f.RSTIn }
 
 func (f Flow) String() string {
-	return fmt.Sprintf("%v ⇄ %v: out %d (retx %d, zero windows %d) in %d (retx %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v",
-		f.Lab, f.Peer, f.SegmentsOut, f.RetransmitsOut, f.ZeroWindowsOut, f.SegmentsIn, f.RetransmitsIn,
+	return fmt.Sprintf("%v ⇄ %v: out %d (retx %d, zero windows %d) in %d (retx %d, probes %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v",
+		f.Lab, f.Peer, f.SegmentsOut, f.RetransmitsOut, f.ZeroWindowsOut, f.SegmentsIn, f.RetransmitsIn, f.ProbesIn,
 		f.FINOut, f.FINOutAcked, f.FINIn, f.FINInAcked, f.RSTOut, f.RSTIn)
 }
 
@@ -102,8 +108,16 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 		sent, nxt, finSent, finEnd, rst = &f.sentIn, &f.nxtIn, &f.FINIn, &f.finInEnd, &f.RSTIn
 		retx, segs = &f.RetransmitsIn, &f.SegmentsIn
 		peerFIN, peerFINEnd, peerFINAcked = &f.FINOut, &f.finOutEnd, &f.FINOutAcked
-	} else if r.WindowSize == 0 && !seg.IsRST() {
-		f.ZeroWindowsOut++
+		if f.ackedOut && s.SequenceLength() == 0 && s.Seqno == f.ackOut-1 {
+			f.ProbesIn++
+		}
+	} else {
+		if r.WindowSize == 0 && !seg.IsRST() {
+			f.ZeroWindowsOut++
+		}
+		if r.ACK {
+			f.ackOut, f.ackedOut = r.Ackno, true
+		}
 	}
 	*segs++
 	if seg.IsRST() {
