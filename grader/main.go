@@ -12,6 +12,7 @@
 //
 //	go run ./grader [flags] check0|check1|check2|check3|check4|all
 //	go run ./grader sync-official
+//	go run ./grader mutants [flags]   (see mutants.go)
 //
 // Exit status: 0 if every check passed, 1 if any failed, 2 if the grader
 // could not run (bad arguments, not a tcplab tree).
@@ -28,11 +29,14 @@ import (
 	"regexp"
 	"syscall"
 	"time"
+
+	"tcplab/internal/mutants"
 )
 
 func usage() {
 	fmt.Fprintf(os.Stderr, `usage: go run ./grader [flags] check0|check1|check2|check3|check4|all
        go run ./grader sync-official   (instructors: refresh the official tests)
+       go run ./grader mutants [flags] (instructors: do the checks catch the known bugs?)
 
 flags:
 `)
@@ -63,6 +67,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "mutants" {
+		return mutantsMain(args[1:], stdout, stderr, mutants.Catalogue)
+	}
 	fs := flag.NewFlagSet("grader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = usage
@@ -84,6 +91,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() == 1 && fs.Arg(0) == "sync-official" {
 		return syncOfficial(c)
+	}
+	if fs.NArg() > 0 && fs.Arg(0) == "mutants" {
+		fmt.Fprintf(stderr, "grader: mutants takes its own flags, after it: go run ./grader mutants -h\n")
+		return 2
 	}
 	if fs.NArg() != 1 {
 		usage()

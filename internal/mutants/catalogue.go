@@ -26,6 +26,9 @@ var Catalogue = []Mutant{
 	one("popped-counts-pushed", 0, "BytesPopped reports the bytes pushed",
 		bytestreamGo, "	return r.popped\n", "	return r.pushed\n"),
 
+	one("ring-wrap-lost", 0, "the bytes of a push that runs past the end of the ring buffer are lost instead of wrapping to its start",
+		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	copy(w.buf[at:], data[:n])\n"),
+
 	// Lab 1: the reassembler.
 	one("pending-double-counted", 1, "BytesPending counts bytes stored twice by overlapping substrings twice",
 		reassemblerGo, "		r.heldBytes -= r.held[j].end - r.held[j].start\n", ""),
@@ -41,6 +44,15 @@ var Catalogue = []Mutant{
 		reassemblerGo, "start, stop = max(start, next), min(stop, limit)", "start, stop = max(start, next), min(stop, limit-1)"),
 	one("empty-last-substring-ignored", 1, "an empty last substring never closes the stream",
 		reassemblerGo, "	if isLastSubstring {\n", "	if isLastSubstring && len(data) > 0 {\n"),
+
+	one("pending-kept-after-write", 1, "bytes stored and later written out still count as pending",
+		reassemblerGo, "		done++\n		r.heldBytes -= h.end - h.start\n", "		done++\n"),
+	one("pending-beyond-end", 1, "bytes stored beyond the end the last substring sets stay pending",
+		reassemblerGo, "		r.forgetFrom(r.end)\n", ""),
+	one("partly-written-substring-dropped", 1, "a substring that starts before the first unassembled byte is dropped whole, new bytes included",
+		reassemblerGo, "	if start < stop {\n", "	if start < stop && firstIndex >= next {\n"),
+	one("stored-ring-wrap-lost", 1, "a stored substring that runs past the end of the pending ring loses its wrapped part",
+		reassemblerGo, "	n := copy(r.pending[at:], data)\n	copy(r.pending, data[n:])\n", "	copy(r.pending[at:], data)\n"),
 
 	// Lab 2: Wrap32 and the receiver.
 	one("wrap-ignores-zero-point", 2, "Wrap forgets to add the zero point",
@@ -74,6 +86,17 @@ var Catalogue = []Mutant{
 	one("ack-before-syn", 2, "the ACK flag is set before any SYN arrived",
 		receiverGo, "	if r.synSeen {\n		// The SYN takes", "	if true {\n		// The SYN takes"),
 
+	one("ackno-forgets-syn", 2, "the ackno counts the bytes assembled but not the SYN",
+		receiverGo, "		next := w.BytesPushed() + 1\n", "		next := w.BytesPushed()\n"),
+	one("syn-payload-dropped", 2, "the payload that rides on the SYN is thrown away",
+		receiverGo, "		index = abs // the payload starts right after the SYN\n", "		index = abs // the payload starts right after the SYN\n		msg.Payload = nil\n"),
+	one("second-syn-moves-isn", 2, "every SYN, a retransmitted or stray one too, resets the zero point",
+		receiverGo, "		r.synSeen, r.zeroPoint = true, msg.Seqno\n	}\n", "	}\n	if msg.SYN {\n		r.synSeen, r.zeroPoint = true, msg.Seqno\n	}\n"),
+	one("error-not-reported", 2, "the receiver never sets RST, even when the inbound stream has an error",
+		receiverGo, "		RST:        w.HasError(),\n", ""),
+	one("window-ignores-unread", 2, "the window is the whole capacity minus nothing: bytes still unread are not subtracted",
+		receiverGo, "WindowSize: uint16(min(w.AvailableCapacity(), 65535)),", "WindowSize: uint16(min(w.AvailableCapacity()+r.Reader().BytesBuffered(), 65535)),"),
+
 	// Lab 3: the sender.
 	one("accepts-ack-of-unsent", 3, "an ACK for sequence numbers never sent is taken as valid",
 		senderGo, "	if ack > s.next {\n		return // acknowledges something never sent: ignore it all\n	}\n", ""),
@@ -98,6 +121,21 @@ var Catalogue = []Mutant{
 	one("rto-not-doubled", 3, "the RTO is not doubled after a timeout",
 		senderGo, "		s.rto *= 2\n", ""),
 
+	one("timer-not-restarted-after-retx", 3, "the timer is not restarted after a retransmission, so the next tick retransmits again",
+		senderGo, "		s.retxRuns++\n	}\n	s.timer = 0\n", "		s.retxRuns++\n	}\n"),
+	one("window-update-ignored", 3, "a window update that acknowledges nothing new is ignored, so a window that opens again stays shut",
+		senderGo, "	s.window = msg.WindowSize\n	if ack == s.acked {\n		return\n	}\n", "	if ack == s.acked {\n		return\n	}\n	s.window = msg.WindowSize\n"),
+	one("fin-sent-again", 3, "the FIN is sent again with every push while the window has room",
+		senderGo, "msg.FIN, s.finSent = true, true", "msg.FIN = true"),
+	one("syn-takes-no-room", 3, "the SYN is not counted against the window, so SYN plus payload overruns it by one",
+		senderGo, "		if msg.SYN {\n			room--\n		}\n", ""),
+	one("retx-count-not-reset", 3, "an ACK of new data does not reset the count of consecutive retransmissions",
+		senderGo, "s.rto, s.retxRuns = s.initialRTO, 0", "s.rto = s.initialRTO"),
+	one("old-ack-taken", 3, "an ACK older than the last one moves the acknowledged edge backwards",
+		senderGo, "	if ack < s.acked {\n", "	if false {\n"),
+	one("error-not-sent-as-rst", 3, "a sender whose stream has an error does not set RST on its messages",
+		senderGo, "		RST:   s.input.Reader().HasError(),\n", ""),
+
 	// Lab 4: the connection.
 	one("linger-wrong-side", 4, "the side that received FIN first lingers, and the side that closed first does not",
 		connectionGo, "if c.inbound.Writer().IsClosed() && !c.finSent() {", "if c.inbound.Writer().IsClosed() && c.finSent() {"),
@@ -121,4 +159,10 @@ var Catalogue = []Mutant{
 		connectionGo, "	c.sinceRecv = 0\n", ""),
 	one("retx-gives-up-early", 4, "the connection aborts at MaxRetransmissions, not past it",
 		connectionGo, "ConsecutiveRetransmissions() > c.cfg.MaxRetransmissions", "ConsecutiveRetransmissions() >= c.cfg.MaxRetransmissions"),
+	one("syn-sent-accepts-any-rst", 4, "while connecting, an RST that does not acknowledge our SYN aborts the connection (a blind reset)",
+		connectionGo, "if m.IsRST() && c.connected && c.acksOurSYN(m.Receiver) {", "if m.IsRST() && c.connected {"),
+	one("gives-up-silently", 4, "past MaxRetransmissions the connection aborts without telling the peer (no RST)",
+		connectionGo, "		c.abort()\n		c.transmit(c.sender.MakeEmptyMessage(), transmit)\n", "		c.abort()\n"),
+	one("listener-answers-non-syn", 4, "before any SYN, a segment without SYN is processed instead of ignored",
+		connectionGo, "if !c.synReceived() && (m.IsRST() || !m.Sender.SYN) {", "if !c.synReceived() && m.IsRST() {"),
 }

@@ -236,6 +236,10 @@ func TestReassemblerCapacity(t *testing.T) {
 			insert(0, "abc", false), bytesPushed(2), bytesPending(0), readAll("ab"), bytesPushed(2),
 			insert(2, "cd", false), readAll("cd"),
 		}},
+		{"a stored substring that wraps around the buffer comes out whole", 4, []step{
+			insert(0, "ab", false), readAll("ab"), insert(3, "def", false), bytesPending(3),
+			insert(2, "c", false), bytesPending(0), readAll("cdef"),
+		}},
 		{"unread bytes shrink the room for pending bytes", 4, []step{
 			insert(0, "ab", false), bytesBuffered(2), availableCapacity(2), insert(3, "de", false), bytesPending(1),
 			readAll("ab"), insert(2, "c", false), bytesPushed(4), bytesPending(0), readAll("cd"),
@@ -343,6 +347,10 @@ func TestReassemblerLastSubstring(t *testing.T) {
 			insert(4, "ef", true), bytesPending(0), insert(0, "ab", false), readAll("ab"),
 			insert(2, "cd", false), readAll("cd"), isClosed(false),
 			insert(4, "ef", false), isClosed(true), readAll("ef"), isFinished(true),
+		}},
+		{"bytes stored beyond the end are dropped once the end is known", roomy, []step{
+			insert(10, "xyz", false), bytesPending(3), insert(1, "b", true), bytesPending(1), isClosed(false),
+			insert(0, "a", false), bytesPending(0), isClosed(true), readAll("ab"), isFinished(true),
 		}},
 		{"a last substring that repeats written bytes closes the stream", roomy, []step{
 			insert(0, "abc", false), insert(1, "bc", true), isClosed(true), bytesPushed(3), readAll("abc"),

@@ -32,7 +32,7 @@ func run(steps ...Step[*counter]) (msg string) {
 }
 
 // drawn is a subject that can draw itself.
-type drawn struct{ counter }
+type drawn struct{}
 
 func (d *drawn) Describe() string { return "A ──▶ B" }
 

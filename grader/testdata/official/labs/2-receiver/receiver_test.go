@@ -35,6 +35,15 @@ func TestReceiverConnect(t *testing.T) {
 			receive(segment(89347598).syn()),
 			expectWindow(10),
 		}},
+		{"a second SYN with another seqno does not move the ISN", 4000, []step{
+			receive(segment(5000).syn()),
+			receive(segment(5001).data("abc")),
+			receive(segment(9000).syn()),
+			expectAckno(5004),
+			receive(segment(5004).data("def")),
+			expectBytesPushed(6),
+			readAll("abcdef"),
+		}},
 		{"a SYN carrying data is acknowledged past the data", 4000, []step{
 			receive(segment(893475).syn().data("Hello")),
 			expectAckno(893475 + 6),
