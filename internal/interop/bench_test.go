@@ -157,12 +157,11 @@ func benchInSandbox(b *testing.B) {
 		f := strings.Fields(m[2])
 		for i := 0; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil || f[i+1] == "MB/s" {
-				continue // MB/s follows from SetBytes and ns/op
+			if err != nil {
+				continue
 			}
 			b.ReportMetric(v, f[i+1])
 		}
-		b.SetBytes(downloadSize)
 		return
 	}
 	b.Fatalf("no result from the sandboxed benchmark:\n%s", out.String())
