@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 
@@ -37,11 +36,7 @@ func program(t *testing.T, name string) string {
 	path := filepath.Join(binDir, name)
 	err, done := binBuilt[name]
 	if !done {
-		gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, serr := os.Stat(gotool); serr != nil {
-			gotool = "go"
-		}
-		out, berr := exec.Command(gotool, "build", "-o", path, "tcplab/cmd/"+name).CombinedOutput()
+		out, berr := exec.Command("go", "build", "-o", path, "tcplab/cmd/"+name).CombinedOutput()
 		if berr != nil {
 			err = &buildError{name: name, out: string(out), err: berr}
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -167,11 +166,6 @@ func accept(t *testing.T, l net.Listener, within time.Duration) net.Conn {
 		t.Fatalf("no connection on %v within %v", l.Addr(), within)
 		return nil
 	}
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func sizeName(n int) string {
