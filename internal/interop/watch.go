@@ -34,6 +34,10 @@ type Flow struct {
 	// acknowledged the kernel's.
 	FINOutAcked, FINInAcked bool
 	RSTOut, RSTIn           bool
+	// LateRSTs counts RSTs after both FINs were acknowledged: a side that
+	// already forgot the connection answering a stray (duplicate) ACK.
+	// The connection had closed cleanly by then.
+	LateRSTs uint64
 
 	finOutEnd, finInEnd receiver.Wrap32 // the ackno that covers each FIN
 	sentOut, sentIn     bool
@@ -53,9 +57,9 @@ func (f Flow) Closed() bool {
 func (f Flow) Done() bool { return f.Closed() || f.RSTOut || f.RSTIn }
 
 func (f Flow) String() string {
-	return fmt.Sprintf("%v ⇄ %v: out %d (retx %d, zero windows %d) in %d (retx %d, probes %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v",
+	return fmt.Sprintf("%v ⇄ %v: out %d (retx %d, zero windows %d) in %d (retx %d, probes %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v late %d",
 		f.Lab, f.Peer, f.SegmentsOut, f.RetransmitsOut, f.ZeroWindowsOut, f.SegmentsIn, f.RetransmitsIn, f.ProbesIn,
-		f.FINOut, f.FINOutAcked, f.FINIn, f.FINInAcked, f.RSTOut, f.RSTIn)
+		f.FINOut, f.FINOutAcked, f.FINIn, f.FINInAcked, f.RSTOut, f.RSTIn, f.LateRSTs)
 }
 
 // Watcher follows every TCP connection through a Tap and judges how each
@@ -121,7 +125,11 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 	}
 	*segs++
 	if seg.IsRST() {
-		*rst = true
+		if f.Closed() {
+			f.LateRSTs++
+		} else {
+			*rst = true
+		}
 	}
 	if n := s.SequenceLength(); n > 0 {
 		if *sent && int32(s.Seqno-*nxt) < 0 {
