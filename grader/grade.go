@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,14 +181,30 @@ func anyFailed(cs []check) bool {
 // runTests runs a suite's tests: one check per leaf test, or one failing
 // check for the whole package if it does not build.
 func (g *grading) runTests(ctx context.Context, s suite) []check {
+	if _, err := os.Stat(filepath.Join(g.root, s.pkg)); errors.Is(err, fs.ErrNotExist) {
+		// A starter released lab by lab leaves out what needs later labs
+		// (the checks against Linux need the whole stack).
+		return []check{{suite: s, name: s.pkg, status: gotest.Skip,
+			detail: s.pkg + " is not in this tree: it comes with a later lab's release"}}
+	}
 	o := gotest.Options{
 		Dir:     g.root,
 		Package: "./" + s.pkg,
 		Timeout: g.cfg.timeout,
 		Budget:  g.cfg.pkgTimeout,
 	}
-	if g.cfg.run != nil {
+	// A suite that takes only some of its package's tests runs just those,
+	// unless -run asks for others: then -run picks, and the suite keeps the
+	// ones that are its own.
+	var own *regexp.Regexp
+	switch {
+	case g.cfg.run != nil:
 		o.Run = g.cfg.run.String()
+		if s.tests != "" {
+			own = regexp.MustCompile(s.tests)
+		}
+	case s.tests != "":
+		o.Run = s.tests
 	}
 	if g.cfg.race {
 		o.Args = append(o.Args, "-race")
@@ -198,6 +215,9 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	}
 	var cs []check
 	for _, r := range rs {
+		if own != nil && !own.MatchString(strings.SplitN(r.Name, "/", 2)[0]) {
+			continue
+		}
 		c := check{suite: s, name: r.Name, status: r.Status, elapsed: r.Elapsed, output: r.Output}
 		switch r.Status {
 		case gotest.Fail:

@@ -342,8 +342,10 @@ func testMutant(ctx context.Context, c mutantsConfig, root string, tests map[str
 	}
 	steppedCatch := false // r.Check failed at a harness step
 	for _, s := range suites {
-		if s.stage != m.Lab || s.bench != "" {
-			continue // speed checks measure, they do not catch bugs
+		if s.stage != m.Lab || s.bench != "" || !strings.HasPrefix(s.pkg, "labs/") {
+			// Speed checks measure, they do not catch bugs; the checks
+			// against Linux test the framework around the labs too.
+			continue
 		}
 		rs, err := gotest.Run(ctx, gotest.Options{
 			Dir:     tmp,
@@ -442,9 +444,10 @@ func firstLines(s string, n int) string {
 }
 
 // mutantDirs is what a lab's tests need of the module: the labs (each may
-// import the ones before it) and the step runner. TestMutantDirsHoldEveryDependency
+// import the ones before it), the step runner and the ladder diagrams that
+// failing sender and connection checks draw. TestMutantDirsHoldEveryDependency
 // keeps it honest.
-var mutantDirs = []string{"labs", harnessDir}
+var mutantDirs = []string{"labs", harnessDir, "internal/ladder"}
 
 // copyForMutants copies go.mod, go.sum and mutantDirs from root to dst.
 // With tests set, every test file, testdata directory and harness file of

@@ -64,8 +64,8 @@ func TestApplyRejectsMissingText(t *testing.T) {
 	require.ErrorContains(t, err, "occurs 0 times")
 }
 
-// copyLabs copies go.mod, go.sum, labs/ and the test harness of the
-// repository into a temporary directory.
+// copyLabs copies go.mod, go.sum, labs/, the test harness and the ladder
+// diagrams of the repository into a temporary directory.
 func copyLabs(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -74,7 +74,7 @@ func copyLabs(t *testing.T) string {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), b, 0o644))
 	}
-	for _, d := range []string{"labs", "internal/harness"} {
+	for _, d := range []string{"labs", "internal/harness", "internal/ladder"} {
 		require.NoError(t, os.CopyFS(filepath.Join(dir, d), os.DirFS(filepath.Join(root, d))))
 	}
 	return dir

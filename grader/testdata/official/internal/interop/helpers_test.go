@@ -1,0 +1,209 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"tcplab/internal/device"
+	"tcplab/internal/sandbox"
+	"tcplab/internal/stack"
+)
+
+// testRTO is the lab stack's retransmission timeout in these tests. The
+// round trip through tun144 is well under a millisecond, so a short RTO
+// keeps lossy transfers quick; but the lab's linger (TIME_WAIT) is 10 × RTO,
+// and it must outlast Linux's own retransmissions of its FIN (200 ms, then
+// 400 ms later, ...) in case our last ACK is lost. With 20 ms the linger
+// ended first and the next FIN from Linux drew an RST.
+const testRTO = 100 * time.Millisecond
+
+// lab is the lab stack on the sandbox's tun144, with a Watcher on the wire.
+type lab struct {
+	*stack.Stack
+	watch *Watcher
+	env   *sandbox.Env
+}
+
+// labConfig says how to build the lab side of a test.
+type labConfig struct {
+	capacity uint64  // each direction's stream (0: the stack's default)
+	loss     float64 // dropped each way, by our own device
+	seed     uint64
+	observe  []Observer
+}
+
+func newLab(t *testing.T, env *sandbox.Env, c labConfig) *lab {
+	t.Helper()
+	w := NewWatcher()
+	var dev device.Device = NewTap(env.Dev, append([]Observer{w.Observe}, c.observe...)...)
+	if c.loss > 0 {
+		t.Logf("loss %.0f%% each way, seeds %d (lab→kernel) and %d (kernel→lab)", 100*c.loss, c.seed, c.seed+1)
+		dev = device.Impair(dev, device.Impairment{Loss: c.loss, Seed: c.seed})
+		dev = device.ImpairReads(dev, device.Impairment{Loss: c.loss, Seed: c.seed + 1})
+	}
+	cfg := stack.Config{Addr: env.LabAddr}
+	cfg.Connection.Capacity = c.capacity
+	cfg.Connection.InitialRTO = testRTO
+	s, err := stack.New(dev, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return &lab{Stack: s, watch: w, env: env}
+}
+
+// seedFor gives each test its own fixed seed, printed by the test.
+func seedFor(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
+}
+
+// payload returns n reproducible bytes.
+func payload(n int, seed uint64) []byte {
+	var key [32]byte
+	for i := range 8 {
+		key[i] = byte(seed >> (8 * i))
+	}
+	b := make([]byte, n)
+	_, _ = rand.NewChaCha8(key).Read(b)
+	return b
+}
+
+// endResult is what one end of a transfer saw.
+type endResult struct {
+	sum      [32]byte
+	n        int64
+	readErr  error // from reading to EOF (nil: EOF arrived)
+	writeErr error
+	closeErr error
+}
+
+// exchange runs one end of a transfer on c: it sends out, then half-closes
+// (so the other end reads EOF), reads everything until EOF, and closes.
+// Sending and receiving run at once, so "both at once" needs nothing more.
+func exchange(c net.Conn, out []byte, deadline time.Time) endResult {
+	var r endResult
+	_ = c.SetDeadline(deadline)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := c.Write(out)
+		if err == nil {
+			err = c.(interface{ CloseWrite() error }).CloseWrite()
+		}
+		wrote <- err
+	}()
+	h := sha256.New()
+	r.n, r.readErr = io.Copy(h, c)
+	copy(r.sum[:], h.Sum(nil))
+	r.writeErr = <-wrote
+	r.closeErr = c.Close()
+	return r
+}
+
+// waitClosed waits until the Watcher saw the connection end cleanly: both
+// FINs sent and acknowledged, no RST. It returns what it saw.
+func (l *lab) waitClosed(t *testing.T, local, remote net.Addr, within time.Duration) Flow {
+	t.Helper()
+	lap, rap := addrPort(local), addrPort(remote)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	err := l.watch.Wait(ctx, func(w *Watcher) bool {
+		f, ok := w.Flow(lap, rap)
+		return ok && f.Done()
+	})
+	f, _ := l.watch.Flow(lap, rap)
+	require.NoError(t, err, "the connection never finished: %v", f)
+	require.True(t, f.Closed(), "the connection ended, but not cleanly: %v", f)
+	return f
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.MustParseAddrPort(a.String())
+}
+
+// kernelListen listens on the kernel's side of tun144.
+func kernelListen(t *testing.T, env *sandbox.Env) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp4", netip.AddrPortFrom(env.KernelAddr, 0).String())
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// accept returns the next connection on l, or fails after within.
+func accept(t *testing.T, l net.Listener, within time.Duration) net.Conn {
+	t.Helper()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := l.Accept()
+		ch <- res{c, err}
+	}()
+	select {
+	case r := <-ch:
+		require.NoError(t, r.err)
+		return r.c
+	case <-time.After(within):
+		l.Close()
+		t.Fatalf("no connection on %v within %v", l.Addr(), within)
+		return nil
+	}
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// traceOnFailure records every segment and prints the trace if t fails.
+func traceOnFailure(t *testing.T) []Observer {
+	var buf lockedBuffer
+	tr := NewTracer(&buf)
+	t.Cleanup(func() {
+		if t.Failed() {
+			tr.Flush()
+			t.Logf("trace (→ lab to kernel, ← kernel to lab):\n%s", buf.String())
+		}
+	})
+	return []Observer{tr.Observe}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,238 @@
+package interop
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/gopacket/pcapgo"
+	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"tcplab/internal/device"
+	"tcplab/internal/sandbox"
+)
+
+// The traps in LINUX-NOTES.md: what Linux does that a stack tested only
+// against itself never meets.
+
+// watchPcap replays a pcap file written by webget or tcpcat into a Watcher.
+func watchPcap(t *testing.T, file string, lab netip.Addr) *Watcher {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	require.NoError(t, err)
+	w := NewWatcher()
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			return w
+		}
+		require.NoError(t, err)
+		dir := In
+		if len(data) >= 20 && netip.AddrFrom4([4]byte(data[12:16])) == lab {
+			dir = Out
+		}
+		w.Observe(dir, ci.Timestamp, data)
+	}
+}
+
+func TestListenerWithNothingToSayStillDeliversItsFIN(t *testing.T) {
+	// LINUX-NOTES: Linux ignores data and FIN on a SYN-ACK, and a
+	// retransmission that repeats the SYN is ignored forever. A listener
+	// whose outbound stream is already closed must still get its FIN to
+	// Linux and close cleanly.
+	t.Run("tcpcat -l PORT < /dev/null, the kernel dials and reads", func(t *testing.T) {
+		t.Parallel()
+		tcpcat := program(t, "tcpcat")
+		sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+			handOverTUN(t, env)
+			pc := filepath.Join(t.TempDir(), "tcpcat.pcap")
+			cmd := exec.Command(tcpcat, "--pcap", pc, "-l", "7000")
+			cmd.Stdin = bytes.NewReader(nil) // like < /dev/null: EOF at once
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			require.NoError(t, cmd.Start())
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			// Until tcpcat listens, nobody reads tun144 and the SYN waits
+			// for Linux's retransmission: no polling needed.
+			d := net.Dialer{Timeout: 30 * time.Second}
+			c, err := d.Dial("tcp4", netip.AddrPortFrom(env.LabAddr, 7000).String())
+			require.NoError(t, err)
+			require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
+			got, err := io.ReadAll(c)
+			require.NoError(t, err, "the kernel reads until our FIN")
+			require.Empty(t, got)
+			require.NoError(t, c.Close())
+			select {
+			case err := <-exited:
+				require.NoError(t, err, "tcpcat: %s", stderr.String())
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("tcpcat did not exit after both sides closed; stderr: %s", stderr.String())
+			}
+			flows := watchPcap(t, pc, env.LabAddr).Flows()
+			require.Len(t, flows, 1)
+			require.True(t, flows[0].Closed(), "closed cleanly: %v", flows[0])
+		})
+	})
+	t.Run("a lab listener closes what it accepts at once", func(t *testing.T) {
+		t.Parallel()
+		sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+			l := newLab(t, env, labConfig{observe: traceOnFailure(t)})
+			ll, err := l.Listen(7001)
+			require.NoError(t, err)
+			defer ll.Close()
+			go func() {
+				if c, err := ll.Accept(); err == nil {
+					c.Close()
+				}
+			}()
+			d := net.Dialer{Timeout: 30 * time.Second}
+			c, err := d.Dial("tcp4", netip.AddrPortFrom(env.LabAddr, 7001).String())
+			require.NoError(t, err)
+			require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
+			got, err := io.ReadAll(c)
+			require.NoError(t, err)
+			require.Empty(t, got)
+			require.NoError(t, c.Close())
+			l.waitClosed(t, c.RemoteAddr(), c.LocalAddr(), 30*time.Second)
+		})
+	})
+}
+
+func TestSlowReaderKeepsTheWindowOpen(t *testing.T) {
+	// LINUX-NOTES: a loop that drains the device before serving the
+	// application advertises zero windows, and Linux then waits 200 ms
+	// per probe. Whatever the reader's pace, the window we announce must
+	// reopen by itself: Linux never has to probe, never times out.
+	const size = 4 << 20
+	cases := []struct {
+		name  string
+		chunk int // bytes per Read
+		// maxZeroWindows bounds the zero windows we advertise: a reader
+		// that keeps up should never see its buffer fill.
+		maxZeroWindows uint64
+	}{
+		{"a reader that keeps up", 64 << 10, 8},
+		{"a reader that takes 256 bytes at a time", 256, size},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+				l := newLab(t, env, labConfig{})
+				kl := kernelListen(t, env)
+				c, err := l.Dial(t.Context(), kl.Addr().String())
+				require.NoError(t, err)
+				kc := accept(t, kl, 30*time.Second)
+				data := payload(size, 7)
+				go func() {
+					kc.Write(data)
+					kc.Close()
+				}()
+				require.NoError(t, c.SetDeadline(time.Now().Add(60*time.Second)))
+				h := sha256.New()
+				buf := make([]byte, tc.chunk)
+				for {
+					n, err := c.Read(buf)
+					h.Write(buf[:n])
+					if err == io.EOF {
+						break
+					}
+					require.NoError(t, err)
+				}
+				require.NoError(t, c.Close())
+				require.Equal(t, sha256.Sum256(data), [32]byte(h.Sum(nil)))
+				f := l.waitClosed(t, c.LocalAddr(), c.RemoteAddr(), 30*time.Second)
+				t.Logf("%v", f)
+				require.Zero(t, f.ProbesIn, "Linux had to probe our window")
+				require.Zero(t, f.RetransmitsIn, "Linux retransmitted on a lossless link")
+				require.LessOrEqual(t, f.ZeroWindowsOut, tc.maxZeroWindows, "zero windows advertised")
+			})
+		})
+	}
+}
+
+var nftCounterRE = regexp.MustCompile(`counter packets (\d+)`)
+
+func TestLossOnTheKernelSideIsSurvived(t *testing.T) {
+	// Loss made by the kernel's own firewall, not by our device wrapper:
+	// datagrams vanish after Linux sent them (or before it takes them),
+	// where our stack cannot see. GSO must be off first, or the firewall
+	// drops 64 KiB super-packets (LINUX-NOTES: GSO).
+	for _, dir := range []direction{labSends, labReceives, bothWays} {
+		name := [...]string{"the lab sends", "the lab receives", "both send"}[dir] + " 256 KiB through 10% loss in nftables"
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+				nft, err := exec.LookPath("nft")
+				if err != nil {
+					t.Skip("nft is not installed: cannot drop datagrams on the kernel's side (apt-get install nftables)")
+				}
+				require.NoError(t, device.Configure(device.DefaultName, device.Config{GSOMaxSegs: 1}))
+				rules := `table ip tcplab {
+  chain in { type filter hook input priority 0; iifname "tun144" numgen random mod 10 == 0 counter drop; }
+  chain out { type filter hook output priority 0; oifname "tun144" numgen random mod 10 == 0 counter drop; }
+}`
+				cmd := exec.Command(nft, "-f", "-")
+				cmd.Stdin = bytes.NewReader([]byte(rules))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Skipf("nft cannot add rules here (no nf_tables in the kernel?): %v: %s", err, out)
+				}
+				tr := transfer{role: labClient, dir: dir, size: 256 << 10}
+				runTransfer(t, env, tr)
+				out, err := exec.Command(nft, "list", "table", "ip", "tcplab").CombinedOutput()
+				require.NoError(t, err, "%s", out)
+				var dropped []int
+				for _, m := range nftCounterRE.FindAllStringSubmatch(string(out), -1) {
+					n, _ := strconv.Atoi(m[1])
+					dropped = append(dropped, n)
+				}
+				require.Len(t, dropped, 2)
+				t.Logf("nftables dropped %d datagrams coming from the lab, %d going to it", dropped[0], dropped[1])
+				require.Positive(t, dropped[0]+dropped[1], "the firewall dropped something")
+			})
+		})
+	}
+}
+
+func TestStrayIPv6IsIgnoredAndCounted(t *testing.T) {
+	// LINUX-NOTES: not everything on a TUN is ours. A fresh device gets a
+	// router solicitation or two; here the kernel also sends UDP over
+	// IPv6 into it while a transfer runs.
+	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+		link, err := netlink.LinkByName(device.DefaultName)
+		require.NoError(t, err)
+		v6 := &netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP("fd00:144::1"), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+		require.NoError(t, netlink.AddrAdd(link, v6))
+		l := newLab(t, env, labConfig{observe: traceOnFailure(t)})
+		before := l.Stats().NotIPv4
+		u, err := net.Dial("udp6", "[fd00:144::9]:9")
+		require.NoError(t, err)
+		defer u.Close()
+		const strays = 50
+		for range strays {
+			_, err := u.Write([]byte("not for a TCP stack"))
+			require.NoError(t, err)
+		}
+		runTransferOn(t, env, l, transfer{role: labClient, dir: bothWays, size: 32 << 10})
+		got := l.Stats().NotIPv4 - before
+		require.GreaterOrEqual(t, got, uint64(strays), "every IPv6 datagram counted as not IPv4")
+		require.Zero(t, l.Stats().ResetsSent, "nothing answered")
+	})
+}
