@@ -49,7 +49,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	kernelAddr := fs.String("kernel-addr", device.KernelAddr.String(), "the kernel's side of a device tcpcat creates, address/prefix")
 	mtu := fs.Int("mtu", 1500, "the device's MTU")
 	pcapFile := fs.String("pcap", "", "record every datagram both ways in this pcap file")
-	trace := fs.Bool("trace", false, "print every TCP segment to stderr as it crosses the device")
+	trace := fs.Bool("trace", false, "draw every TCP segment on stderr as a ladder diagram, live")
+	traceLines := fs.Bool("trace-lines", false, "print every TCP segment on stderr, one line each")
+	traceSVG := fs.String("trace-svg", "", "write the ladder diagram of the whole exchange to `FILE` as SVG")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up connecting after this long")
 	window := fs.Uint64("window", 0, "each direction's stream capacity, which bounds the window we advertise (0: the stack's default)")
 	fs.Usage = func() {
@@ -86,8 +88,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	opts.Stack.Connection.InitialRTO = 200 * time.Millisecond
 	opts.Stack.Connection.Capacity = *window
 	if *trace {
+		opts.Ladder = stderr
+	}
+	if *traceLines {
 		opts.Trace = stderr
 	}
+	opts.LadderSVG = *traceSVG
 	n, err := interop.Open(opts)
 	if err != nil {
 		return err

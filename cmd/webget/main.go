@@ -59,6 +59,8 @@ type options struct {
 	fail       bool
 	pcap       string
 	trace      bool
+	traceLines bool
+	traceSVG   string
 	insecure   bool
 	cacert     string
 	timeout    time.Duration
@@ -79,7 +81,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, string, error) {
 	fs.BoolVar(&o.follow, "L", false, "follow redirects")
 	fs.BoolVar(&o.fail, "fail", false, "exit 22 on an HTTP error status (400 and up), printing no body")
 	fs.StringVar(&o.pcap, "pcap", "", "record every datagram both ways in this pcap file (lab stack only)")
-	fs.BoolVar(&o.trace, "trace", false, "print every TCP segment to stderr as it crosses the device (lab stack only)")
+	fs.BoolVar(&o.trace, "trace", false, "draw every TCP segment on stderr as a ladder diagram, live (lab stack only)")
+	fs.BoolVar(&o.traceLines, "trace-lines", false, "print every TCP segment on stderr, one line each (lab stack only)")
+	fs.StringVar(&o.traceSVG, "trace-svg", "", "write the ladder diagram of the whole exchange to `FILE` as SVG (lab stack only)")
 	fs.BoolVar(&o.insecure, "insecure", false, "https: do not verify the server's certificate")
 	fs.StringVar(&o.cacert, "cacert", "", "https: trust the CA certificates in this PEM file")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "give up on the whole fetch after this long")
@@ -189,8 +193,12 @@ func openLab(o *options, stderr io.Writer) (*interop.Net, error) {
 	}
 	opts.Stack.Connection.InitialRTO = 200 * time.Millisecond
 	if o.trace {
+		opts.Ladder = stderr
+	}
+	if o.traceLines {
 		opts.Trace = stderr
 	}
+	opts.LadderSVG = o.traceSVG
 	return interop.Open(opts)
 }
 

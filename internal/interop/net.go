@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tcplab/internal/device"
+	"tcplab/internal/ladder"
 	"tcplab/internal/pcap"
 	"tcplab/internal/stack"
 	"tcplab/internal/wire"
@@ -26,7 +27,9 @@ type Options struct {
 	MTU        int
 	Stack      stack.Config // Addr is set from LabAddr
 	PcapFile   string       // write every datagram both ways here
-	Trace      io.Writer    // print every segment here
+	Trace      io.Writer    // print every segment here, one line each
+	Ladder     io.Writer    // draw every segment here as a live ladder diagram
+	LadderSVG  string       // write the ladder of the whole run here as SVG on Close
 	// Loss, when positive, drops that share of datagrams each way
 	// (seeded by Seed), like the original course's -l/-L switches.
 	Loss float64
@@ -39,6 +42,8 @@ type Net struct {
 	Watcher *Watcher
 	pcapF   *os.File
 	trace   *Tracer
+	ladder  *ladderTracer
+	svgFile string
 }
 
 // Open attaches to the TUN device opts.Dev, or creates and configures it
@@ -90,6 +95,11 @@ func Open(opts Options) (*Net, error) {
 		n.trace = NewTracer(opts.Trace)
 		obs = append(obs, n.trace.Observe)
 	}
+	if opts.Ladder != nil || opts.LadderSVG != "" {
+		n.ladder = newLadderTracer(opts.Ladder)
+		n.svgFile = opts.LadderSVG
+		obs = append(obs, n.ladder.Observe)
+	}
 	var dev device.Device = NewTap(tun, obs...)
 	if opts.Loss > 0 {
 		dev = device.Impair(dev, device.Impairment{Loss: opts.Loss, Seed: opts.Seed})
@@ -120,6 +130,11 @@ func (n *Net) Close(grace time.Duration) error {
 	if n.trace != nil {
 		n.trace.Flush()
 	}
+	if n.svgFile != "" {
+		if werr := os.WriteFile(n.svgFile, ladder.SVG(n.ladder.live.Recording()), 0o644); werr != nil && err == nil {
+			err = fmt.Errorf("ladder SVG: %w", werr)
+		}
+	}
 	if n.pcapF != nil {
 		if cerr := n.pcapF.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("pcap: %w", cerr)
@@ -129,6 +144,42 @@ func (n *Net) Close(grace time.Duration) error {
 		err = nil
 	}
 	return err
+}
+
+// ladderTracer draws every segment as it crosses the device: the lab stack
+// on the left, the kernel on the right. What it sees is what crossed the
+// device, so each arrow is level: sent and seen at once.
+type ladderTracer struct {
+	mu    sync.Mutex
+	live  *ladder.Live
+	start time.Time
+}
+
+func newLadderTracer(w io.Writer) *ladderTracer {
+	if w == nil {
+		w = io.Discard // recording for the SVG only
+	}
+	return &ladderTracer{live: ladder.NewLive(w, 80, "tcplab", "linux")}
+}
+
+// Observe is the ladder's Tap observer. Datagrams that are not ours (IPv6
+// chatter, garbage) are left out of the picture.
+func (l *ladderTracer) Observe(dir Dir, at time.Time, b []byte) {
+	seg, err := wire.Parse(b)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	if l.start.IsZero() {
+		l.start = at
+	}
+	since := at.Sub(l.start)
+	l.mu.Unlock()
+	side := ladder.A
+	if dir == In {
+		side = ladder.B
+	}
+	l.live.Message(since, side, ladder.Message(seg.Message))
 }
 
 // Tracer prints one line per TCP segment, the way the lecture labels them:

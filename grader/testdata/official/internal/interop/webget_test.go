@@ -216,9 +216,27 @@ func TestWebget(t *testing.T) {
 			require.Equal(t, 0, r.code)
 			require.Equal(t, bigSum, sha256.Sum256(r.stdout))
 		}},
-		{"--trace prints every segment", func(t *testing.T, env *sandbox.Env, webget string) {
+		{"--trace draws the exchange as a ladder, --trace-svg saves it", func(t *testing.T, env *sandbox.Env, webget string) {
 			base := kernelHTTP(t, env, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hi\n") }))
-			r := runProgram(t, nil, webget, "--trace", base+"/")
+			svg := filepath.Join(t.TempDir(), "trace.svg")
+			r := runProgram(t, nil, webget, "--trace", "--trace-svg", svg, base+"/")
+			require.Equal(t, 0, r.code)
+			require.Equal(t, "hi\n", string(r.stdout))
+			trace := string(r.stderr)
+			require.Regexp(t, `(?m)^ +tcplab +linux$`, trace, "the peers' names head the ladder")
+			require.Regexp(t, `│ SYN seq=\d+ win=\d+ +│`, trace, "our SYN, labelled like the lecture")
+			require.Regexp(t, `│ +SYN seq=\d+ ack=\d+ win=\d+ │`, trace, "Linux's SYN-ACK, on its side")
+			require.Contains(t, trace, "─▶│")
+			require.Contains(t, trace, "│◀─")
+			require.Contains(t, trace, " FIN ")
+			b, err := os.ReadFile(svg)
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(string(b), "<svg "), "an SVG document")
+			require.Contains(t, string(b), "SYN seq=")
+		}},
+		{"--trace-lines prints every segment", func(t *testing.T, env *sandbox.Env, webget string) {
+			base := kernelHTTP(t, env, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "hi\n") }))
+			r := runProgram(t, nil, webget, "--trace-lines", base+"/")
 			require.Equal(t, 0, r.code)
 			require.Equal(t, "hi\n", string(r.stdout))
 			trace := string(r.stderr)
