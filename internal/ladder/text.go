@@ -46,7 +46,12 @@ func Text(rec Recording, width int) string {
 		default:
 			x = c.xb + 2
 		}
-		c.put(lines[t.line], x, t.text)
+		if t.kind == labelRow {
+			// A space each side keeps a crossing arrow off the label.
+			c.put(lines[t.line], x-1, " "+t.text+" ")
+		} else {
+			c.put(lines[t.line], x, t.text)
+		}
 	}
 	for _, line := range lines {
 		out.WriteString(strings.TrimRight(string(line), " ") + "\n")
