@@ -190,8 +190,8 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	o := gotest.Options{
 		Dir:     g.root,
 		Package: "./" + s.pkg,
-		Timeout: g.cfg.timeout,
-		Budget:  g.cfg.pkgTimeout,
+		Timeout: max(g.cfg.timeout, s.timeout),
+		Budget:  max(g.cfg.pkgTimeout, 2*s.timeout),
 	}
 	// A suite that takes only some of its package's tests runs just those,
 	// unless -run asks for others: then -run picks, and the suite keeps the
