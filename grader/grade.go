@@ -155,8 +155,11 @@ func (g *grading) grade(ctx context.Context) int {
 	return 1
 }
 
-func (g *grading) counts() (passed, failed, skipped int) {
-	for _, c := range g.checks {
+func (g *grading) counts() (passed, failed, skipped int) { return tally(g.checks) }
+
+// tally counts checks by how they ended.
+func tally(cs []check) (passed, failed, skipped int) {
+	for _, c := range cs {
 		switch c.status {
 		case gotest.Pass:
 			passed++

@@ -61,18 +61,10 @@ func (g *grading) report(cs []check) {
 		group := cs[:n]
 		cs = cs[n:]
 
-		var passed, failed, skipped int
+		passed, failed, skipped := tally(group)
 		var elapsed time.Duration
 		for _, c := range group {
 			elapsed += c.elapsed
-			switch c.status {
-			case gotest.Pass:
-				passed++
-			case gotest.Fail:
-				failed++
-			default:
-				skipped++
-			}
 		}
 		single := len(group) == 1 && group[0].name == top
 		if single {
