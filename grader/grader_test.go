@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -182,4 +183,37 @@ func TestOfficialOverridesEditedTests(t *testing.T) {
 	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	require.Contains(t, stdout.String(), "labs/0-bytestream/bytestream_test.go differs from the official tests")
 	require.Contains(t, stdout.String(), "✗ a closed stream finishes only once everything is popped")
+}
+
+func TestFlagsStandBeforeOrAfterTheStage(t *testing.T) {
+	cases := []struct {
+		args  []string
+		words []string
+		json  string
+	}{
+		{[]string{"-json", "r.json", "all"}, []string{"all"}, "r.json"},
+		{[]string{"all", "-json", "r.json"}, []string{"all"}, "r.json"},
+		{[]string{"-v", "check2", "-json=r.json", "-stop"}, []string{"check2"}, "r.json"},
+		{[]string{"check0", "extra"}, []string{"check0", "extra"}, ""},
+		{[]string{"check0", "--", "-json"}, []string{"check0", "-json"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			fs := flag.NewFlagSet("grader", flag.ContinueOnError)
+			json := fs.String("json", "", "")
+			fs.Bool("v", false, "")
+			fs.Bool("stop", false, "")
+			words, err := parseInterspersed(fs, c.args)
+			require.NoError(t, err)
+			require.Equal(t, c.words, words)
+			require.Equal(t, c.json, *json)
+		})
+	}
+	// And through the command line itself: the results file named after
+	// the stage is written.
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results.json")
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 2, run([]string{"check0", "-dir", dir, "-json", results}, &stdout, &stderr), stderr.String())
+	require.FileExists(t, results)
 }

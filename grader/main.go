@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	go run ./grader [flags] check0|check1|check2|check3|check4|all
+//	go run ./grader [flags] check0|check1|check2|check3|check4|all [flags]
 //	go run ./grader sync-official
 //	go run ./grader mutants [flags]   (see mutants.go)
 //
@@ -34,7 +34,7 @@ import (
 )
 
 func usage() {
-	fmt.Fprintf(os.Stderr, `usage: go run ./grader [flags] check0|check1|check2|check3|check4|all
+	fmt.Fprintf(os.Stderr, `usage: go run ./grader [flags] check0|check1|check2|check3|check4|all [flags]
        go run ./grader sync-official   (instructors: refresh the official tests)
        go run ./grader mutants [flags] (instructors: do the checks catch the known bugs?)
 
@@ -86,26 +86,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.officialDir, "official-dir", "", "grade with the test files of the reference tree `DIR` (implies -official)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write a Gradescope results.json to `FILE`")
 	fs.BoolVar(&c.race, "race", false, "run the tests with the race detector")
-	if err := fs.Parse(args); err != nil {
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() == 1 && fs.Arg(0) == "sync-official" {
+	if len(words) == 1 && words[0] == "sync-official" {
 		return syncOfficial(c)
 	}
-	if fs.NArg() > 0 && fs.Arg(0) == "mutants" {
+	if len(words) > 0 && words[0] == "mutants" {
 		fmt.Fprintf(stderr, "grader: mutants takes its own flags, after it: go run ./grader mutants -h\n")
 		return 2
 	}
-	if fs.NArg() != 1 {
+	if len(words) != 1 {
 		usage()
 		return 2
 	}
-	n, ok := stageNames[fs.Arg(0)]
+	n, ok := stageNames[words[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "grader: unknown stage %q (want check0 … check4 or all)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "grader: unknown stage %q (want check0 … check4 or all)\n", words[0])
 		return 2
 	}
-	c.stage, c.stageName = n, fs.Arg(0)
+	c.stage, c.stageName = n, words[0]
 	if *runPat != "" {
 		re, err := regexp.Compile(*runPat)
 		if err != nil {
@@ -141,6 +142,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// parseInterspersed parses flags wherever they stand among the other
+// words, so `grader all -json r.json` means what `grader -json r.json all`
+// does: a student adds a flag to the end of the command they just ran. A
+// lone "--" ends the flags as usual. It returns the words that are not
+// flags, in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return words, nil
+		}
+		// flag stops at "--" (consumed) or at a word; after "--" every
+		// word is positional.
+		if len(args) >= len(rest)+1 && args[len(args)-len(rest)-1] == "--" {
+			return append(words, rest...), nil
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
+	}
 }
 
 // errUsage marks errors in how the grader was called or where.
