@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"tcplab/internal/gotest"
 )
 
 func TestOfficialCopyIsCurrent(t *testing.T) {
@@ -216,4 +219,47 @@ func TestFlagsStandBeforeOrAfterTheStage(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	require.Equal(t, 2, run([]string{"check0", "-dir", dir, "-json", results}, &stdout, &stderr), stderr.String())
 	require.FileExists(t, results)
+}
+
+func TestWholeStackChecksWaitForTheConnection(t *testing.T) {
+	var kernelWebget, linux suite
+	for _, s := range suites {
+		switch {
+		case s.needsWholeStack() && linux.name == "":
+			linux = s
+		case s.needsSandbox() && !s.needsWholeStack():
+			kernelWebget = s
+		}
+	}
+	require.NotEmpty(t, linux.name, "a suite runs the student's TCP against Linux")
+	require.NotEmpty(t, kernelWebget.name, "webget over the kernel's TCP needs the sandbox only")
+	noSandbox := errors.New("sandbox unavailable: no /dev/net/tun")
+	cases := []struct {
+		name      string
+		s         suite
+		connected map[string]bool // passedPkg
+		sandbox   error
+		want      gotest.Status
+		gated     bool
+		says      string
+	}{
+		{"connection fails: not run, and a failure", linux, map[string]bool{connectionPkg: false}, nil, gotest.Fail, true, "fix those first"},
+		{"connection fails and no sandbox: the connection is what to fix", linux, map[string]bool{connectionPkg: false}, noSandbox, gotest.Fail, true, "fix those first"},
+		{"connection passes, no sandbox: skipped with the reason", linux, map[string]bool{connectionPkg: true}, noSandbox, gotest.Skip, true, "no /dev/net/tun"},
+		{"connection passes, sandbox here: runs", linux, map[string]bool{connectionPkg: true}, nil, 0, false, ""},
+		{"kernel webget does not wait for the connection", kernelWebget, map[string]bool{connectionPkg: false}, nil, 0, false, ""},
+		{"kernel webget without a sandbox is skipped", kernelWebget, map[string]bool{}, noSandbox, gotest.Skip, true, "no /dev/net/tun"},
+		{"lab 0 needs nothing", suites[0], map[string]bool{connectionPkg: false}, noSandbox, 0, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := &grading{sandboxAvailable: func() error { return c.sandbox }}
+			got, gated := g.gate(c.s, c.connected)
+			require.Equal(t, c.gated, gated)
+			if gated {
+				require.Equal(t, c.want, got.status)
+				require.Contains(t, got.detail, c.says)
+			}
+		})
+	}
 }
