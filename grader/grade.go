@@ -157,8 +157,35 @@ func (g *grading) grade(ctx context.Context) int {
 		return 0
 	}
 	g.printf("%s\n", red(summary))
+	g.hints()
 	return 1
 }
+
+// hints tells a student with failures the two ways to narrow a run down.
+func (g *grading) hints() {
+	for _, c := range g.checks {
+		if c.status != gotest.Fail || c.name == "not run" || c.name == "builds" || c.name == "runs" {
+			continue
+		}
+		g.printf("%s\n", faint(fmt.Sprintf("one check at a time: go run ./grader %s -run %s", g.cfg.stageName, shellQuote(runPattern(c.name)))))
+		break
+	}
+	if !g.cfg.stop {
+		g.printf("%s\n", faint(fmt.Sprintf("stop at the first failure: go run ./grader %s -stop", g.cfg.stageName)))
+	}
+}
+
+// runPattern is a -run pattern that matches the check called name and no
+// other: go test matches each level of a subtest's name separately.
+func runPattern(name string) string {
+	var parts []string
+	for _, p := range strings.Split(name, "/") {
+		parts = append(parts, "^"+regexp.QuoteMeta(p)+"$")
+	}
+	return strings.Join(parts, "/")
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func (g *grading) counts() (passed, failed, skipped int) { return tally(g.checks) }
 

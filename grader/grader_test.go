@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -262,4 +263,58 @@ func TestWholeStackChecksWaitForTheConnection(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestReportIsSizedForAPerson(t *testing.T) {
+	s := suite{name: "connection", pkg: "labs/4-connection"}
+	detail := "steps so far:\n  1. connect\n✗ 2. expect state SYN_SENT\n      (-want +got)\n      - SYN_SENT\n      + LISTEN"
+	var cs []check
+	for i := range 30 {
+		cs = append(cs, check{suite: s, name: fmt.Sprintf("TestGroup%d/case_%d", i/10, i), status: gotest.Fail, detail: detail})
+	}
+	for i := range 5 {
+		cs = append(cs, check{suite: s, name: fmt.Sprintf("TestNeedsRoot/case_%d", i), status: gotest.Skip, detail: "sandbox unavailable: no /dev/net/tun"})
+	}
+	cs = append(cs, check{suite: s, name: "TestPasses", status: gotest.Pass})
+
+	var out bytes.Buffer
+	g := &grading{cfg: config{stdout: &out, stderr: &out}}
+	g.report(cs)
+	text := out.String()
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+
+	require.Equal(t, fullFailures, strings.Count(text, "(-want +got)"), "the first failures in full:\n%s", text)
+	require.Equal(t, briefFailures, strings.Count(text, "— ✗ 2. expect state SYN_SENT"), "the next ones a line each:\n%s", text)
+	require.Contains(t, text, fmt.Sprintf("… and %d more failing checks not shown", 30-fullFailures-briefFailures))
+	require.Equal(t, 1, strings.Count(text, "no /dev/net/tun"), "a skip reason once:\n%s", text)
+	require.Contains(t, text, "5 checks skipped: sandbox unavailable: no /dev/net/tun")
+	require.NotContains(t, text, "TestPasses", "passing checks are counted, not listed")
+	// 4 group lines, the full failures, the brief ones, the count and the
+	// skip line.
+	require.Equal(t, 4+fullFailures*7+briefFailures+2, len(lines), "%s", text)
+
+	t.Run("a suite that passes whole is one line", func(t *testing.T) {
+		var out bytes.Buffer
+		g := &grading{cfg: config{stdout: &out, stderr: &out}}
+		g.report([]check{{suite: s, name: "TestA/x", status: gotest.Pass}, {suite: s, name: "TestB", status: gotest.Pass}})
+		require.Equal(t, "  ✓ 2 checks passed 0.00s\n", stripColor(out.String()))
+	})
+	t.Run("-v shows every failure in full and every check", func(t *testing.T) {
+		var out bytes.Buffer
+		g := &grading{cfg: config{stdout: &out, stderr: &out, verbose: true}}
+		g.report(cs)
+		require.Equal(t, 30, strings.Count(out.String(), "(-want +got)"))
+		require.Contains(t, out.String(), "TestPasses")
+	})
+}
+
+func TestRunPatternPicksOneCheck(t *testing.T) {
+	for _, name := range []string{"TestLecture/simultaneous_open_takes_four_messages", "TestA/b/c", "TestX/a+b_(1)"} {
+		re := regexp.MustCompile(strings.ReplaceAll(runPattern(name), "$/^", "$|^"))
+		for _, part := range strings.Split(name, "/") {
+			require.True(t, re.MatchString(part), "%s matches %s", runPattern(name), part)
+		}
+		require.False(t, re.MatchString(strings.Split(name, "/")[0]+"x"))
+	}
+	require.Equal(t, `'it'\''s'`, shellQuote("it's"))
 }
