@@ -88,6 +88,16 @@ func TestCondense(t *testing.T) {
 				"steps so far:\n  1. connect\n✗ 2. expect state LISTEN",
 		},
 		{
+			name: "a randomized test's seed and round stay above its steps",
+			out: "    bytestream_test.go:347: seed 20261125\n" +
+				"    bytestream_test.go:375: round 4 of seed 20261125: capacity 3 \n" +
+				"        steps so far:\n" +
+				"          1. push \"abc\"\n" +
+				"        ✗ 2. expect 3 bytes buffered\n",
+			want: "seed 20261125\nround 4 of seed 20261125: capacity 3\n" +
+				"steps so far:\n  1. push \"abc\"\n✗ 2. expect 3 bytes buffered",
+		},
+		{
 			name: "a long list of steps keeps its start and the steps before the failure",
 			out: "    x_test.go:1: \n        steps so far:\n" + func() string {
 				var b strings.Builder

@@ -252,6 +252,9 @@ func condense(out string) string {
 			if pic := picture(lines[:i], indent); pic != "" {
 				report = pic + "\n\n" + report
 			}
+			if ctx := logContext(lines[:i]); ctx != "" {
+				report = ctx + "\n" + report
+			}
 			return report
 		}
 	}
@@ -277,6 +280,27 @@ func condense(out string) string {
 		msg = append(msg[:20], fmt.Sprintf("… (%d more lines)", len(msg)-20))
 	}
 	return dedentAll(strings.Join(msg, "\n"))
+}
+
+// logContext returns the last few messages the test logged before the
+// harness's report, one a line: a seeded test's seed, and the round and
+// parameters a randomized test names in its failure's header line, without
+// which its failure cannot be reproduced.
+func logContext(before []string) string {
+	const keep = 3
+	var msgs []string
+	for _, l := range before {
+		if !logHeader.MatchString(l) {
+			continue
+		}
+		if m := strings.TrimSpace(logHeader.ReplaceAllString(l, "")); m != "" {
+			msgs = append(msgs, m)
+		}
+	}
+	if len(msgs) > keep {
+		msgs = msgs[len(msgs)-keep:]
+	}
+	return strings.Join(msgs, "\n")
 }
 
 // picture returns what a harness subject drew above its report (the
