@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -81,6 +82,45 @@ func TestRun(t *testing.T) {
 			for _, w := range tt.want {
 				require.True(t, strings.Contains(msg, w), "report %q lacks %q", msg, w)
 			}
+		})
+	}
+}
+
+// frames is a made-up stack, innermost first.
+type frames []runtime.Frame
+
+func (f *frames) Next() (runtime.Frame, bool) {
+	if len(*f) == 0 {
+		return runtime.Frame{}, false
+	}
+	fr := (*f)[0]
+	*f = (*f)[1:]
+	return fr, len(*f) > 0
+}
+
+func TestLabFrameIsTheStudentsLine(t *testing.T) {
+	cases := []struct {
+		name  string
+		stack frames
+		want  string
+	}{
+		{"the innermost frame in lab code, not the runtime's or the test's", frames{
+			{Function: "runtime.panicmem", File: "/usr/local/go/src/runtime/panic.go", Line: 262},
+			{Function: "tcplab/labs/0-bytestream.(*Writer).Push", File: "/home/ana/tcplab/labs/0-bytestream/bytestream.go", Line: 50},
+			{Function: "tcplab/labs/0-bytestream.push.func1", File: "/home/ana/tcplab/labs/0-bytestream/bytestream_test.go", Line: 30},
+		}, "labs/0-bytestream/bytestream.go:50 ((*Writer).Push)"},
+		{"a lab's helper called from the test's steps", frames{
+			{Function: "tcplab/labs/0-bytestream_test.push.func1", File: "/t/labs/0-bytestream/bytestream_test.go", Line: 30},
+			{Function: "tcplab/labs/1-reassembler.New", File: "/t/labs/1-reassembler/reassembler.go", Line: 9},
+		}, "labs/1-reassembler/reassembler.go:9 (New)"},
+		{"no lab code on the stack", frames{
+			{Function: "tcplab/internal/harness.TestRun.func1", File: "/t/internal/harness/harness_test.go", Line: 1},
+		}, ""},
+		{"an empty stack", frames{}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, labFrame(&c.stack))
 		})
 	}
 }
