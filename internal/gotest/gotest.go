@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -142,14 +143,21 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	// Our own pipe rather than StdoutPipe: reading it can be given a
+	// deadline, for when a process the tests left behind holds it open.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		return runEnd{}, fmt.Errorf("go test %s: %w", o.Package, err)
 	}
-	if err := cmd.Start(); err != nil {
+	defer stdout.Close()
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
 		return runEnd{}, fmt.Errorf("go test %s: %w", o.Package, err)
 	}
 	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	watch := binaryWatch{goPid: cmd.Process.Pid}
 
 	events := make(chan Event)
 	readErr := make(chan error, 1)
@@ -158,7 +166,7 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 		close(events)
 	}()
 
-	c.crashed = false
+	c.crashed, c.binaryStarted = false, false
 	var timedOut string
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -174,6 +182,14 @@ loop:
 			if name := c.overdue(o.Timeout); name != "" && timedOut == "" {
 				timedOut = name
 				kill()
+			}
+			if watch.gone(c.binaryStarted) {
+				// The test binary has exited, but the go command still
+				// waits for its output to end: a process the tests
+				// started holds it open. What the binary said is all
+				// there is; stop waiting for the rest.
+				kill()
+				_ = stdout.SetReadDeadline(time.Now().Add(time.Second))
 			}
 		case <-ctx.Done():
 			if timedOut == "" {
@@ -206,6 +222,82 @@ loop:
 	}
 	normal := timedOut == "" && !c.crashed && !c.anyRunning()
 	return runEnd{normal: normal}, nil
+}
+
+// binaryWatch tells when the test binary the go command started has
+// exited, from /proc: the go command's child whose program ends in
+// ".test". The go command waits until every copy of the binary's output is
+// closed, so a process the tests started and left behind would otherwise
+// keep the run going, for as long as that process lives.
+type binaryWatch struct {
+	goPid   int
+	polls   int
+	seen    bool      // the binary has been running
+	goneAt  time.Time // when it was first found gone
+	reached bool      // goneAt passed its grace
+}
+
+// gone reports, once, that the binary ran (started: the event stream says
+// so, for a binary too quick to be seen), has exited, and the go command
+// has had a second to pass on its last words.
+func (b *binaryWatch) gone(started bool) bool {
+	b.polls++
+	if b.reached || b.polls%5 != 0 {
+		return false
+	}
+	if testBinaryRunning(b.goPid) {
+		b.seen, b.goneAt = true, time.Time{}
+		return false
+	}
+	if !b.seen && !started {
+		return false
+	}
+	if b.goneAt.IsZero() {
+		b.goneAt = time.Now()
+		return false
+	}
+	if time.Since(b.goneAt) < time.Second {
+		return false
+	}
+	b.reached = true
+	return true
+}
+
+// testBinaryRunning reports whether a child of the process parent runs a
+// program whose name ends in ".test".
+func testBinaryRunning(parent int) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // cannot tell: assume it runs, as before
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parens.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil {
+			continue
+		}
+		prog, _, _ := bytes.Cut(cmdline, []byte{0})
+		if bytes.HasSuffix(prog, []byte(".test")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Event is one line of `go test -json` (cmd/test2json's TestEvent, plus
@@ -257,15 +349,17 @@ type test struct {
 
 // collector accumulates events over one or more child processes.
 type collector struct {
-	tests       map[string]*test
-	order       int
-	started     int // tests started in the current process
-	crashed     bool
-	capture     int // lines of a panic still to copy to lastFailed
-	buildFailed string
-	buildOut    strings.Builder
-	pkgOutput   strings.Builder
-	lastFailed  *test
+	tests   map[string]*test
+	order   int
+	started int // tests started in the current process
+	// binaryStarted: the current process's test binary has started.
+	binaryStarted bool
+	crashed       bool
+	capture       int // lines of a panic still to copy to lastFailed
+	buildFailed   string
+	buildOut      strings.Builder
+	pkgOutput     strings.Builder
+	lastFailed    *test
 }
 
 func newCollector() *collector { return &collector{tests: map[string]*test{}} }
@@ -299,6 +393,7 @@ func (c *collector) add(ev Event) {
 		switch ev.Action {
 		case "start":
 			c.started, c.capture = 0, 0
+			c.binaryStarted = true
 		case "output":
 			c.pkgOutput.WriteString(ev.Output)
 			if c.capture > 0 && c.lastFailed != nil {

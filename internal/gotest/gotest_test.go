@@ -3,7 +3,11 @@ package gotest
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,4 +85,33 @@ func TestRunStartup(t *testing.T) {
 		_, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: time.Second, Budget: 5 * time.Second})
 		require.ErrorContains(t, err, "no test started")
 	})
+}
+
+func TestRunEndsWhenTheBinaryDoes(t *testing.T) {
+	// The test leaves `sleep 60` behind, in a session of its own, holding
+	// the binary's output: the go command waits for it; the runner must
+	// not. The deadline only bounds a failure: a run that waits for the
+	// orphan takes its 60 s and fails the elapsed check below.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	t.Setenv("GOTEST_ORPHAN_PID", pidFile)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(string(b)); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rs, err := Run(ctx, Options{Dir: "testdata/mod", Package: "./orphan", Timeout: time.Minute, Budget: 2 * time.Minute})
+	require.NoError(t, err)
+	want := []outcome{{"TestLeavesAProcessBehind", Pass}, {"TestAfter", Pass}}
+	if d := cmp.Diff(want, outcomes(rs)); d != "" {
+		t.Fatalf("(-want +got)\n%s", d)
+	}
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err, "the test started its orphan")
+	pid, err := strconv.Atoi(string(b))
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(pid, 0), "the orphan is still alive, so the run did not wait for it to end")
 }
