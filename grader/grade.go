@@ -38,12 +38,14 @@ type grading struct {
 	failure  error // the grader could not finish
 	// sandboxAvailable replaces sandbox.Available in tests.
 	sandboxAvailable func() error
+	progress         *progress // nil: silent
 	// log is what Gradescope shows above the tests: every line printed but
 	// the failure details, which each test's own output carries.
 	log strings.Builder
 }
 
 func (g *grading) printf(format string, args ...any) {
+	g.progress.clear()
 	s := fmt.Sprintf(format, args...)
 	fmt.Fprint(g.cfg.stdout, s)
 	g.log.WriteString(stripColor(s))
@@ -51,6 +53,7 @@ func (g *grading) printf(format string, args ...any) {
 
 // detailf prints a line of failure detail: on the terminal, not in the log.
 func (g *grading) detailf(format string, args ...any) {
+	g.progress.clear()
 	fmt.Fprintf(g.cfg.stdout, format, args...)
 }
 
@@ -107,7 +110,8 @@ func (g *grading) grade(ctx context.Context) int {
 	}
 
 	passedPkg := map[string]bool{} // package → all its test checks passed
-	for _, s := range todo {
+	defer g.progress.close()
+	for i, s := range todo {
 		if s.bench != "" && g.cfg.run != nil && !g.cfg.run.MatchString(benchName(s.bench)) && !g.cfg.run.MatchString(s.name) {
 			continue
 		}
@@ -115,15 +119,14 @@ func (g *grading) grade(ctx context.Context) int {
 		var cs []check
 		if c, gated := g.gate(s, passedPkg); gated {
 			cs = []check{c}
-		} else if s.bench != "" {
-			cs = g.runSpeed(ctx, s, passedPkg)
 		} else {
-			cs = g.runTests(ctx, s)
-			ok := true
-			for _, c := range cs {
-				ok = ok && c.status != gotest.Fail
+			g.progress.suite(i+1, len(todo), s)
+			if s.bench != "" {
+				cs = g.runSpeed(ctx, s, passedPkg)
+			} else {
+				cs = g.runTests(ctx, s)
+				passedPkg[s.pkg] = !anyFailed(cs)
 			}
-			passedPkg[s.pkg] = ok
 		}
 		if ctx.Err() != nil {
 			g.fatal(fmt.Errorf("interrupted"))
@@ -259,10 +262,11 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 			detail: s.pkg + " is not in this tree: it comes with a later lab's release"}}
 	}
 	o := gotest.Options{
-		Dir:     g.root,
-		Package: "./" + s.pkg,
-		Timeout: max(g.cfg.timeout, s.timeout),
-		Budget:  max(g.cfg.pkgTimeout, 2*s.timeout),
+		Dir:      g.root,
+		Package:  "./" + s.pkg,
+		Timeout:  max(g.cfg.timeout, s.timeout),
+		Budget:   max(g.cfg.pkgTimeout, 2*s.timeout),
+		Progress: g.progress.update,
 	}
 	// A suite that takes only some of its package's tests runs just those,
 	// unless -run asks for others: then -run picks, and the suite keeps the
@@ -326,12 +330,13 @@ func (g *grading) runSpeed(ctx context.Context, s suite, passedPkg map[string]bo
 			detail: "not measured: fix the failing checks above first (code that does nothing is fast)"}}
 	}
 	o := gotest.Options{
-		Dir:     g.root,
-		Package: "./" + s.pkg,
-		Bench:   s.bench,
-		Args:    []string{"-benchtime=" + g.cfg.benchtime},
-		Timeout: g.cfg.timeout,
-		Budget:  g.cfg.pkgTimeout,
+		Dir:      g.root,
+		Package:  "./" + s.pkg,
+		Bench:    s.bench,
+		Args:     []string{"-benchtime=" + g.cfg.benchtime},
+		Timeout:  g.cfg.timeout,
+		Budget:   g.cfg.pkgTimeout,
+		Progress: g.progress.update,
 	}
 	rs, err := gotest.Run(ctx, o)
 	if err != nil {

@@ -328,3 +328,43 @@ func TestRunPatternPicksOneCheck(t *testing.T) {
 	}
 	require.Equal(t, `'it'\''s'`, shellQuote("it's"))
 }
+
+func TestProgress(t *testing.T) {
+	s := suite{name: "reassembler", pkg: "labs/1-reassembler"}
+	t.Run("piped: one plain line per suite, nothing per test", func(t *testing.T) {
+		var buf bytes.Buffer
+		p := newProgress(&buf)
+		p.suite(3, 11, s)
+		p.update(gotest.Progress{Running: "TestX", Done: 4})
+		p.clear()
+		p.close()
+		require.Equal(t, "[3/11] labs/1-reassembler: building and testing reassembler…\n", buf.String())
+	})
+	t.Run("on a terminal: a live line saying what runs, erased before results", func(t *testing.T) {
+		var buf bytes.Buffer
+		p := &progress{w: &buf, live: true}
+		p.suite(3, 11, s)
+		require.Contains(t, p.line(), "[3/11] labs/1-reassembler: building the tests (")
+		p.update(gotest.Progress{Running: "TestReassemblerHoles/a_hole_waits", Done: 4})
+		require.Contains(t, p.line(), "4 done, running TestReassemblerHoles/a hole waits")
+		p.shown = true
+		p.clear()
+		require.Equal(t, "\r\x1b[K", buf.String())
+	})
+	t.Run("nowhere to go: silent", func(t *testing.T) {
+		p := newProgress(nil)
+		p.suite(1, 1, s)
+		p.update(gotest.Progress{Building: true})
+		p.clear()
+		p.close()
+	})
+}
+
+func TestJSONToStdoutIsAllThereIs(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 2, run([]string{"-dir", dir, "check0", "-json", "-"}, &stdout, &stderr))
+	var r gsResults
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), "stdout holds the results alone:\n%s", stdout.String())
+	require.Contains(t, r.Output, "no go.mod")
+}

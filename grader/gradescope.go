@@ -104,6 +104,12 @@ func (g *grading) writeJSON() error {
 	if err != nil {
 		return fmt.Errorf("results: %w", err)
 	}
+	if g.cfg.jsonPath == "-" {
+		if _, err := g.cfg.jsonOut.Write(append(b, '\n')); err != nil {
+			return fmt.Errorf("results: %w", err)
+		}
+		return nil
+	}
 	if err := os.WriteFile(g.cfg.jsonPath, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("results: %w", err)
 	}

@@ -54,9 +54,10 @@ type config struct {
 	timeout     time.Duration  // longest one test may run
 	pkgTimeout  time.Duration  // longest one package may run
 	benchtime   string
-	official    bool   // grade with the embedded official tests
-	officialDir string // grade with the tests of this reference tree
-	jsonPath    string // Gradescope results.json
+	official    bool      // grade with the embedded official tests
+	officialDir string    // grade with the tests of this reference tree
+	jsonPath    string    // Gradescope results.json ("-": stdout)
+	jsonOut     io.Writer // where -json - writes
 	race        bool
 	stdout      io.Writer
 	stderr      io.Writer
@@ -84,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.benchtime, "benchtime", "200ms", "how long each speed check measures (go test -benchtime)")
 	fs.BoolVar(&c.official, "official", false, "grade with the official tests built into the grader, whatever the tree's test files say")
 	fs.StringVar(&c.officialDir, "official-dir", "", "grade with the test files of the reference tree `DIR` (implies -official)")
-	fs.StringVar(&c.jsonPath, "json", "", "also write a Gradescope results.json to `FILE`")
+	fs.StringVar(&c.jsonPath, "json", "", "also write a Gradescope results.json to `FILE` (-: to stdout, instead of the report)")
 	fs.BoolVar(&c.race, "race", false, "run the tests with the race detector")
 	words, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -119,7 +120,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		c.official = true
 	}
 
-	g := &grading{cfg: c, start: time.Now()}
+	// -json - wants the results on stdout and nothing else there: the
+	// report is in them, and progress would only be noise.
+	progressTo := io.Writer(stderr)
+	if c.jsonPath == "-" {
+		c.jsonOut, c.stdout, progressTo = stdout, io.Discard, nil
+	}
+	g := &grading{cfg: c, start: time.Now(), progress: newProgress(progressTo)}
 	// The results file is written on every way out, a crash of the grader
 	// itself included, so Gradescope always has something to show.
 	defer func() {

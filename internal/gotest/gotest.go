@@ -66,6 +66,16 @@ type Options struct {
 	Args    []string      // more go test flags (-benchtime=...)
 	Timeout time.Duration // longest one test or benchmark may run
 	Budget  time.Duration // longest the whole package may take, reruns included
+	// Progress, when set, hears what the child process is doing, from the
+	// goroutine that called Run: building, then each test as it starts.
+	Progress func(Progress)
+}
+
+// Progress is what a run is doing now.
+type Progress struct {
+	Building bool   // no test binary runs yet: the go command builds the tests
+	Running  string // the test that started last
+	Done     int    // tests and benchmarks decided so far
 }
 
 // BuildError is returned when the package's tests do not compile. Its
@@ -167,6 +177,9 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 	}()
 
 	c.crashed, c.binaryStarted = false, false
+	if o.Progress != nil {
+		o.Progress(Progress{Building: true, Done: c.decidedCount()})
+	}
 	var timedOut string
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -178,6 +191,9 @@ loop:
 				break loop
 			}
 			c.add(ev)
+			if o.Progress != nil && (ev.Action == "start" || ev.Action == "run" || ev.Test != "" && ev.Action != "output") {
+				o.Progress(Progress{Running: c.lastRun, Done: c.decidedCount()})
+			}
 		case <-tick.C:
 			if name := c.overdue(o.Timeout); name != "" && timedOut == "" {
 				timedOut = name
@@ -354,6 +370,7 @@ type collector struct {
 	started int // tests started in the current process
 	// binaryStarted: the current process's test binary has started.
 	binaryStarted bool
+	lastRun       string // the test that started last
 	crashed       bool
 	capture       int // lines of a panic still to copy to lastFailed
 	buildFailed   string
@@ -428,6 +445,7 @@ func (c *collector) add(ev Event) {
 	switch ev.Action {
 	case "run":
 		c.started++
+		c.lastRun = ev.Test
 		t.running, t.started = true, time.Now()
 	case "pause":
 		t.paused = true // a parallel test waiting its turn is not slow

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,12 +74,24 @@ func TestRun(t *testing.T) {
 
 func TestRunStartup(t *testing.T) {
 	t.Run("os.Exit(0) in a test fails it and the rest still runs", func(t *testing.T) {
-		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: 10 * time.Second, Budget: time.Minute})
+		var heard []Progress
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: 10 * time.Second, Budget: time.Minute,
+			Progress: func(p Progress) { heard = append(heard, p) }})
 		require.NoError(t, err)
 		want := []outcome{{"TestExitZero", Fail}, {"TestAfter", Pass}}
 		if d := cmp.Diff(want, outcomes(rs)); d != "" {
 			t.Fatalf("(-want +got)\n%s", d)
 		}
+		// Each child process is first built, then runs its tests.
+		require.NotEmpty(t, heard)
+		require.Equal(t, Progress{Building: true}, heard[0])
+		var ran []string
+		for _, p := range heard {
+			if !p.Building && p.Running != "" && !slices.Contains(ran, p.Running) {
+				ran = append(ran, p.Running)
+			}
+		}
+		require.Equal(t, []string{"TestExitZero", "TestAfter"}, ran)
 	})
 	t.Run("a package that hangs before any test is an error once its budget is spent", func(t *testing.T) {
 		t.Setenv("GOTEST_HANG", "1")
