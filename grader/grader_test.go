@@ -138,6 +138,14 @@ func TestCondense(t *testing.T) {
 				"Messages: both connections end cleanly closed",
 		},
 		{
+			name: "a ladder logged with a plain failure comes whole, however long",
+			out: "    network_test.go:295: 31229 datagrams: an ACK storm?\n" +
+				"    network_test.go:175: the first messages:\n" +
+				strings.Repeat("                  │ SYN seq=1         │\n", 30),
+			want: "network_test.go:295: 31229 datagrams: an ACK storm?\nnetwork_test.go:175: the first messages:\n" +
+				strings.TrimSuffix(strings.Repeat("            │ SYN seq=1         │\n", 30), "\n"),
+		},
+		{
 			name: "plain messages lose their indentation",
 			out:  "    x_test.go:9: seed 1\n    x_test.go:10: got 3, want 4\n",
 			want: "x_test.go:9: seed 1\nx_test.go:10: got 3, want 4",

@@ -265,7 +265,9 @@ func condense(out string) string {
 	}
 	lines = dropTestifyNoise(lines)
 	// Plain t.Error/t.Fatal messages, without the file:line headers'
-	// indentation; at most 20 lines.
+	// indentation; at most 20 lines of words (a ladder the test drew
+	// comes whole: half a picture explains nothing).
+	const most = 20
 	var msg []string
 	for _, l := range lines {
 		if logHeader.MatchString(l) {
@@ -276,8 +278,15 @@ func condense(out string) string {
 		msg = append(msg, l)
 	}
 	msg = trimEmpty(msg)
-	if len(msg) > 20 {
-		msg = append(msg[:20], fmt.Sprintf("… (%d more lines)", len(msg)-20))
+	words := 0
+	for i, l := range msg {
+		if !strings.Contains(l, "│") {
+			words++
+		}
+		if words > most {
+			msg = append(msg[:i], fmt.Sprintf("… (%d more lines)", len(msg)-i))
+			break
+		}
 	}
 	return dedentAll(strings.Join(msg, "\n"))
 }
