@@ -119,7 +119,7 @@ func TestCondense(t *testing.T) {
 				"tcplab/labs/0-bytestream.(*Writer).Push(0x0, {0x0, 0x0, 0x0})\n" +
 				"\t/work/labs/0-bytestream/bytestream.go:50 +0x1c\n",
 			want: "panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n" +
-				"  at /work/labs/0-bytestream/bytestream.go:50 (0-bytestream.(*Writer).Push)",
+				"  at labs/0-bytestream/bytestream.go:50 (0-bytestream.(*Writer).Push)",
 		},
 		{
 			name: "testify's failure keeps the error and messages, not the trace",
@@ -375,4 +375,16 @@ func TestJSONToStdoutIsAllThereIs(t *testing.T) {
 	var r gsResults
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), "stdout holds the results alone:\n%s", stdout.String())
 	require.Contains(t, r.Output, "no go.mod")
+}
+
+func TestHeadlineIsTheFailureInOneLine(t *testing.T) {
+	cases := []struct{ detail, want string }{
+		{"steps so far:\n  1. connect\n✗ 2. expect state SYN_SENT\n      (-want +got)", "— ✗ 2. expect state SYN_SENT"},
+		{"extra_test.go:175: seed 1\nextra_test.go:209: seed 1, round 4: no SYN", "— extra_test.go:209: seed 1, round 4: no SYN"},
+		{"panic: runtime error: index out of range [recovered, repanicked]\n  at labs/x.go:1 (f)", "— panic: runtime error: index out of range"},
+		{strings.Repeat("x", 200), "— " + strings.Repeat("x", 89) + "…"},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, headline(c.detail))
+	}
 }

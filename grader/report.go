@@ -164,7 +164,8 @@ func (r *suiteReport) leaf(c check, name string, indent int) {
 }
 
 // headline is a failure in one line: its failing step (the harness's
-// "✗ 3. expect closed"), else its first line of detail.
+// "✗ 3. expect closed"), else its first line of detail that says more than
+// a seed.
 func headline(detail string) string {
 	first := ""
 	for _, l := range strings.Split(detail, "\n") {
@@ -173,10 +174,12 @@ func headline(detail string) string {
 			first = t
 			break
 		}
-		if first == "" && t != "" {
+		if first == "" && t != "" && !seedOnly.MatchString(strings.TrimSpace(logHeader.ReplaceAllString("    "+t, ""))) {
 			first = t
 		}
 	}
+	// A recovered panic's note adds nothing to a line.
+	first = strings.NewReplacer(" [recovered, repanicked]", "", " [recovered]", "").Replace(first)
 	const width = 90
 	if r := []rune(first); len(r) > width {
 		first = string(r[:width-1]) + "…"
@@ -345,6 +348,11 @@ func panicSummary(lines []string) string {
 		}
 		if j := strings.LastIndex(file, " +0x"); j >= 0 {
 			file = file[:j]
+		}
+		// The student knows where their tree is: from labs/ on is
+		// the part that says which file.
+		if j := strings.LastIndex(file, "/labs/"); j >= 0 {
+			file = file[j+1:]
 		}
 		out = append(out, "  at "+file+" ("+shortFunc(fn)+")")
 		if len(out) > 6 {
