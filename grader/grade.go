@@ -115,12 +115,15 @@ func (g *grading) grade(ctx context.Context) int {
 		if s.bench != "" && g.cfg.run != nil && !g.cfg.run.MatchString(benchName(s.bench)) && !g.cfg.run.MatchString(s.name) {
 			continue
 		}
+		gatedCheck, gated := g.gate(s, passedPkg)
+		if !gated {
+			g.progress.suite(i+1, len(todo), s)
+		}
 		g.printf("%s\n", bold(fmt.Sprintf("%s (%s)", s.name, s.pkg)))
 		var cs []check
-		if c, gated := g.gate(s, passedPkg); gated {
-			cs = []check{c}
+		if gated {
+			cs = []check{gatedCheck}
 		} else {
-			g.progress.suite(i+1, len(todo), s)
 			if s.bench != "" {
 				cs = g.runSpeed(ctx, s, passedPkg)
 			} else {
