@@ -95,7 +95,10 @@ func describe(d Describer) (s string) {
 			s = ""
 		}
 	}()
-	return strings.TrimRight(d.Describe(), "\n") + "\n"
+	if pic := strings.TrimRight(d.Describe(), "\n"); pic != "" {
+		return pic + "\n"
+	}
+	return ""
 }
 
 // runStep runs one step and turns a panic into an error that says where

@@ -124,3 +124,17 @@ func TestLabFrameIsTheStudentsLine(t *testing.T) {
 		})
 	}
 }
+
+// blank is a subject with nothing to draw yet.
+type blank struct{}
+
+func (blank) Describe() string { return "\n" }
+
+func TestRunLeavesOutAnEmptyPicture(t *testing.T) {
+	r := &recorder{}
+	func() {
+		defer func() { _ = recover() }()
+		Run[blank](r, blank{}, Check("fails", func(blank) error { return errors.New("no") }))
+	}()
+	require.Equal(t, "\n✗ 1. expect fails\n      no\n", r.msg)
+}

@@ -64,6 +64,9 @@ func (p *pair) carry(from string, lost bool) {
 // Describe draws the messages A and B exchanged so far, with both sides'
 // states; the harness shows it above a failing step.
 func (p *pair) Describe() string {
+	if p.a.total+p.b.total == 0 {
+		return "" // nothing was sent: no picture to draw
+	}
 	p.states()
 	return ladder.Text(p.ladder.Recording(), 80)
 }

@@ -179,7 +179,7 @@ func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Confi
 	}
 	states()
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() && first.left < 8 {
 			t.Logf("the first messages:\n%s", ladder.Text(first.rec.Recording(), 80))
 		}
 	})
@@ -206,7 +206,6 @@ func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Confi
 			states()
 		}
 	}
-	t.Logf("simulated %v, %d datagrams", now, sent)
 
 	sameBytes(t, "B received from A", a.toSend, b.received)
 	sameBytes(t, "A received from B", b.toSend, a.received)
@@ -224,6 +223,8 @@ func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Confi
 	require.Equal(t, [2]State{CLOSED, CLOSED}, [2]State{a.c.State(), b.c.State()},
 		"both connections end cleanly closed (A, B)")
 	require.False(t, a.c.Active() || b.c.Active(), "both connections are done")
+	// Last, so that a failure's own message is the first thing it says.
+	t.Logf("simulated %v, %d datagrams", now, sent)
 }
 
 // leftByLingerer reports whether the exchange ended the one way the
