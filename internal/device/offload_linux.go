@@ -99,28 +99,55 @@ type OffloadStats struct {
 const OffloadBatch = 128
 
 // OpenOffloadTUN creates (or attaches to) the TUN device called name with
-// the offloads in want that the kernel grants: with VnetHdr it asks for
-// IFF_VNET_HDR, then for the checksum and TSO offloads, dropping TSO and
-// then the checksum offload if the kernel refuses them. If no offload at
-// all is granted it reopens the device plain. Offloads says what it got
-// and Fallback why that is less than want. Persistence is left as it is,
-// as OpenTUN does.
+// the offloads in want that the kernel grants (see OpenTUNFD). Offloads
+// says what it got and Fallback why that is less than want. Persistence
+// is left as it is, as OpenTUN does.
 func OpenOffloadTUN(name string, mtu int, want Offloads) (*OffloadTUN, error) {
+	fd, got, why, err := OpenTUNFD(name, want)
+	if err != nil {
+		return nil, err
+	}
+	t := &OffloadTUN{mtu: mtu, got: got, why: why}
+	ifr, _ := unix.NewIfreq(name)
+	if unix.IoctlIfreq(fd, unix.TUNGETIFF, ifr) == nil {
+		name = ifr.Name()
+	}
+	t.name = name
+	t.file = os.NewFile(uintptr(fd), "/dev/net/tun")
+	if t.rc, err = t.file.SyscallConn(); err != nil {
+		t.file.Close()
+		return nil, fmt.Errorf("open TUN %s: %w", name, err)
+	}
+	if got.has(VnetHdr) {
+		t.rbuf = make([]byte, VirtioNetHdrLen+maxIPv4Size)
+		t.gro = newCoalescer()
+	}
+	return t, nil
+}
+
+// OpenTUNFD opens the TUN device called name, non-blocking, with the
+// offloads in want that the kernel grants, and returns the file
+// descriptor, what it got, and why that is less than want (nil if it is
+// not). With VnetHdr it asks for IFF_VNET_HDR, then for the checksum and
+// TSO offloads, dropping TSO and then the checksum offload if the kernel
+// refuses them; if no offload at all is granted it reopens the device
+// plain. It is the part of OpenOffloadTUN that other stacks can use too
+// (the benchmark gives gVisor's netstack the same device).
+func OpenTUNFD(name string, want Offloads) (fd int, got Offloads, why error, err error) {
 	if want&(TSO4|TSO6) != 0 {
 		want |= Csum // TSO needs the checksum offload
 	}
 	if want&Csum != 0 {
 		want |= VnetHdr
 	}
-	t := &OffloadTUN{mtu: mtu}
 	var notes []error
-	fd, got, err := openTUNFD(name, want&VnetHdr != 0)
+	fd, got, err = openTUNFD(name, want&VnetHdr != 0)
 	if err != nil && want&VnetHdr != 0 && errors.Is(err, syscall.EINVAL) {
 		notes = append(notes, fmt.Errorf("IFF_VNET_HDR refused: %w", err))
 		fd, got, err = openTUNFD(name, false)
 	}
 	if err != nil {
-		return nil, err
+		return -1, 0, nil, err
 	}
 	if got.has(VnetHdr) {
 		for _, try := range []Offloads{want & (Csum | TSO4 | TSO6), want & Csum} {
@@ -138,7 +165,7 @@ func OpenOffloadTUN(name string, mtu int, want Offloads) (*OffloadTUN, error) {
 			// A virtio header with nothing in it only costs: go plain.
 			unix.Close(fd)
 			if fd, got, err = openTUNFD(name, false); err != nil {
-				return nil, err
+				return -1, 0, nil, err
 			}
 			notes = append(notes, errors.New("no offload granted: the device is plain"))
 		}
@@ -146,22 +173,7 @@ func OpenOffloadTUN(name string, mtu int, want Offloads) (*OffloadTUN, error) {
 	if got != want && len(notes) == 0 {
 		notes = append(notes, fmt.Errorf("asked for %v", want))
 	}
-	t.got, t.why = got, errors.Join(notes...)
-	ifr, _ := unix.NewIfreq(name)
-	if unix.IoctlIfreq(fd, unix.TUNGETIFF, ifr) == nil {
-		name = ifr.Name()
-	}
-	t.name = name
-	t.file = os.NewFile(uintptr(fd), "/dev/net/tun")
-	if t.rc, err = t.file.SyscallConn(); err != nil {
-		t.file.Close()
-		return nil, fmt.Errorf("open TUN %s: %w", name, err)
-	}
-	if got.has(VnetHdr) {
-		t.rbuf = make([]byte, VirtioNetHdrLen+maxIPv4Size)
-		t.gro = newCoalescer()
-	}
-	return t, nil
+	return fd, got, errors.Join(notes...), nil
 }
 
 func (o Offloads) has(f Offloads) bool { return o&f == f }
