@@ -14,5 +14,5 @@
 // the kernel over loopback, every peer in the same run, each in a sandbox,
 // with a table of the ratios at the end:
 //
-//	go test -run '^$' -bench TUNDownload -benchtime 2x -count 3
+//	go test -run '^$' -bench TUNDownload -benchtime 2x -args -rounds 3
 package bench

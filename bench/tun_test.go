@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,28 +77,55 @@ var tunPeers = []peer{
 // sandbox.Run), re-running this binary for exactly b.N downloads. Run from
 // this folder, as root or where user namespaces are allowed:
 //
-//	go test -run '^$' -bench TUNDownload -benchtime 2x -count 3
+//	go test -run '^$' -bench TUNDownload -benchtime 2x -args -rounds 3
 func BenchmarkTUNDownload(b *testing.B) {
-	got := map[string]float64{}
-	for _, p := range tunPeers {
-		b.Run("peer="+p.name, func(b *testing.B) {
-			if !sandbox.Inside() {
-				if g, ok := benchInSandbox(b); ok {
-					got[p.name] = g
-				}
-				return
-			}
-			o := openOnce(b, p)
-			benchDownload(b, o.dial, p.host)
-			if o.stats != nil {
-				b.Logf("%s", o.stats())
+	var all []map[string]float64
+	for round := 1; round <= *rounds; round++ {
+		got := map[string]float64{}
+		b.Run(fmt.Sprintf("round=%d", round), func(b *testing.B) {
+			for _, p := range tunPeers {
+				b.Run("peer="+p.name, func(b *testing.B) {
+					if !sandbox.Inside() {
+						if g, ok := benchInSandbox(b); ok {
+							got[p.name] = g
+						}
+						return
+					}
+					o := openOnce(b, p)
+					benchDownload(b, o.dial, p.host)
+					if o.stats != nil {
+						b.Logf("%s", o.stats())
+					}
+				})
 			}
 		})
+		if !sandbox.Inside() && len(got) > 0 {
+			printTable(os.Stdout, fmt.Sprintf("round %d of %d", round, *rounds), got)
+			all = append(all, got)
+		}
 	}
-	if !sandbox.Inside() && len(got) > 0 {
-		printTable(os.Stdout, got)
+	if len(all) > 1 {
+		median := map[string]float64{}
+		for _, p := range tunPeers {
+			var v []float64
+			for _, got := range all {
+				if g, ok := got[p.name]; ok {
+					v = append(v, g)
+				}
+			}
+			if len(v) > 0 {
+				slices.Sort(v)
+				median[p.name] = v[len(v)/2]
+			}
+		}
+		printTable(os.Stdout, fmt.Sprintf("median of %d rounds", len(all)), median)
 	}
 }
+
+// rounds is how many times BenchmarkTUNDownload runs every peer: each
+// round is one table, all peers under the same conditions. (-count would
+// run each peer count times in a row instead.)
+var rounds = flag.Int("rounds", 1, "rounds of BenchmarkTUNDownload, every peer in each")
 
 // opened is a peer made ready in this process. A sandboxed child opens its
 // one peer once and keeps it until it exits: the framework calls the
@@ -123,8 +152,8 @@ func openOnce(b *testing.B, p peer) opened {
 	return o
 }
 
-func printTable(w io.Writer, got map[string]float64) {
-	fmt.Fprintf(w, "\n100 MiB download through a TUN, every peer in this run:\n")
+func printTable(w io.Writer, title string, got map[string]float64) {
+	fmt.Fprintf(w, "\n100 MiB download through a TUN, %s:\n", title)
 	fmt.Fprintf(w, "%-16s %8s %10s %18s\n", "peer", "Gbit/s", "vs tcplab", "vs kernel loopback")
 	ratio := func(v float64, of string) string {
 		if d, ok := got[of]; ok && d > 0 {
@@ -344,7 +373,7 @@ func benchInSandbox(b *testing.B) (float64, bool) {
 	}
 	pattern := "^" + strings.ReplaceAll(regexp.QuoteMeta(b.Name()), "/", "$/^") + "$"
 	cmd, err := sandbox.Command(self, "-test.run=^$", "-test.bench="+pattern,
-		fmt.Sprintf("-test.benchtime=%dx", b.N), "-test.count=1", "-test.v")
+		fmt.Sprintf("-test.benchtime=%dx", b.N), "-test.count=1", "-test.v", fmt.Sprintf("-rounds=%d", *rounds))
 	if err != nil {
 		b.Fatal(err)
 	}
