@@ -46,18 +46,10 @@ func DefaultConfig() Config {
 	}
 }
 
-// Message is one TCP segment: both halves of what an endpoint sends.
-type Message struct {
-	Sender   receiver.SenderMessage
-	Receiver receiver.ReceiverMessage
-}
-
-// SequenceLength is how many sequence numbers the message occupies.
-func (m Message) SequenceLength() uint64 { return m.Sender.SequenceLength() }
-
-// IsRST reports whether the message resets the connection (the flag may be
-// carried in either half).
-func (m Message) IsRST() bool { return m.Sender.RST || m.Receiver.RST }
+// Message is one TCP segment: both halves of what an endpoint sends. It is
+// lab 2's receiver.Message, named here too because this is where a whole
+// endpoint first sends both halves at once.
+type Message = receiver.Message
 
 // Connection is one TCP endpoint.
 type Connection struct {
