@@ -89,7 +89,7 @@ type Stats struct {
 	QueueFull   uint64 // dropped by the reader: the loop fell too far behind
 	WriteErrors uint64 // device writes that failed
 
-	ResetsSent  uint64 // RSTs answering segments for no connection
+	ResetsSent  uint64 // RSTs answering segments for no connection, or unacceptable ACKs in a handshake
 	Retransmits uint64 // segments sent again (by a Connection's timer)
 	Batches     uint64 // batches of received datagrams the loop processed
 	MaxBatch    uint64 // the largest such batch
@@ -486,11 +486,12 @@ func (s *Stack) send(seg wire.Segment) {
 	s.stats.sent.Add(1)
 }
 
-// newConnection makes a Connection from the template.
-func (s *Stack) newConnection(mss int) *connection.Connection {
+// newConnection makes a Connection from the template. It sends at most
+// our own MSS per segment until the peer's SYN says what it takes.
+func (s *Stack) newConnection() *connection.Connection {
 	cfg := s.cfg.Connection
 	cfg.ISN = receiver.Wrap32(rand.Uint32())
-	cfg.MaxPayloadSize = mss
+	cfg.MaxPayloadSize = s.mss
 	return connection.New(cfg)
 }
 
@@ -500,20 +501,10 @@ func (s *Stack) newPassive(l *listener, k key, syn wire.Segment) *tcb {
 	if l.pending >= s.cfg.Backlog {
 		return nil
 	}
-	mss := s.peerMSS(syn.MSS)
-	tc := s.newTCB(k, s.newConnection(mss))
-	tc.mss = mss
+	tc := s.newTCB(k, s.newConnection())
 	tc.listener = l
 	l.pending++
 	return tc
-}
-
-// peerMSS is the largest payload we may send a peer that announced mss.
-func (s *Stack) peerMSS(mss uint16) int {
-	if mss == 0 {
-		mss = defaultMSS
-	}
-	return max(1, min(s.mss, int(mss)))
 }
 
 // markDirty queues tc to be served at the end of this loop turn.
@@ -561,11 +552,7 @@ func (s *Stack) tick() {
 	elapsed := now.Sub(s.lastTick)
 	s.lastTick = now
 	for _, tc := range s.conns {
-		tc.conn.Tick(elapsed, tc.transmitFn)
-		tc.idle += elapsed
-		if tc.closed && tc.idle >= s.cfg.OrphanTimeout && tc.conn.State() == connection.FIN_WAIT_2 {
-			tc.abort(ErrTimedOut)
-		}
+		tc.ep.tick(elapsed)
 		s.markDirty(tc)
 	}
 }
