@@ -105,6 +105,11 @@ func (s *Stack) DialAddrPort(ctx context.Context, addr netip.AddrPort) (net.Conn
 	res := make(chan error, 1)
 	var setup error
 	err := s.post(func() {
+		if s.devErr != nil {
+			setup = s.devErr
+			res <- setup
+			return
+		}
 		port, ok := s.ephemeralPort(addr)
 		if !ok {
 			setup = ErrNoPorts
@@ -151,6 +156,10 @@ func (s *Stack) Listen(port uint16) (net.Listener, error) {
 	}
 	var err error
 	if perr := s.call(func() {
+		if s.devErr != nil {
+			err = s.devErr
+			return
+		}
 		if _, ok := s.listeners[port]; ok || port == 0 {
 			err = ErrAddressInUse
 			return
@@ -174,7 +183,8 @@ type listener struct {
 	queue   chan *tcb // established connections waiting for Accept
 	done    chan struct{}
 	once    sync.Once
-	pending int // connections made for this listener and not yet accepted
+	pending int   // connections made for this listener and not yet accepted
+	err     error // why it stopped, if not Close (set before done is closed)
 }
 
 // handOver queues an established connection for Accept, or resets it if
@@ -201,7 +211,7 @@ func (l *listener) close() {
 func (l *listener) Accept() (net.Conn, error) {
 	select {
 	case <-l.done:
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+		return nil, l.stopped()
 	default:
 	}
 	select {
@@ -209,8 +219,17 @@ func (l *listener) Accept() (net.Conn, error) {
 		_ = l.s.post(func() { l.pending-- })
 		return newConn(l.s, tc), nil
 	case <-l.done:
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+		return nil, l.stopped()
 	}
+}
+
+// stopped is Accept's error once the listener stopped.
+func (l *listener) stopped() error {
+	err := l.err
+	if err == nil {
+		err = net.ErrClosed
+	}
+	return &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: err}
 }
 
 // Close stops listening and resets the connections nobody accepted.

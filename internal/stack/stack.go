@@ -11,6 +11,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -88,6 +89,7 @@ type Stats struct {
 
 	QueueFull   uint64 // dropped by the reader: the loop fell too far behind
 	WriteErrors uint64 // device writes that failed
+	ReadErrors  uint64 // device reads that failed (not for a datagram's fault)
 
 	ResetsSent  uint64 // RSTs answering segments for no connection, or unacceptable ACKs in a handshake
 	Retransmits uint64 // segments sent again (by a Connection's timer)
@@ -103,7 +105,7 @@ func (s Stats) Dropped() uint64 {
 
 type stats struct {
 	received, sent, notIPv4, notTCP, notForUs, truncated, badLength,
-	badChecksum, fragments, malformed, queueFull, writeErrors, resetsSent,
+	badChecksum, fragments, malformed, queueFull, writeErrors, readErrors, resetsSent,
 	retransmits, batches, maxBatch atomic.Uint64
 }
 
@@ -142,6 +144,7 @@ type Stack struct {
 	timer     *time.Timer
 	ticking   bool
 	stopping  bool
+	devErr    error // why the device broke, once it did: every connection failed with it
 	lastTick  time.Time
 	txbuf     []byte
 	batch     [][]byte
@@ -215,7 +218,8 @@ func (s *Stack) Stats() Stats {
 		Truncated: c.truncated.Load(), BadLength: c.badLength.Load(),
 		BadChecksum: c.badChecksum.Load(), Fragments: c.fragments.Load(),
 		Malformed: c.malformed.Load(), QueueFull: c.queueFull.Load(),
-		WriteErrors: c.writeErrors.Load(), ResetsSent: c.resetsSent.Load(),
+		WriteErrors: c.writeErrors.Load(), ReadErrors: c.readErrors.Load(),
+		ResetsSent:  c.resetsSent.Load(),
 		Retransmits: c.retransmits.Load(),
 		Batches:     c.batches.Load(), MaxBatch: c.maxBatch.Load(),
 	}
@@ -315,10 +319,15 @@ func (q *rxQueue) recycle(bufs [][]byte) {
 	q.free = append(q.free, bufs...)
 }
 
+// readFailureLimit is how many device reads in a row may fail before the
+// device counts as broken.
+const readFailureLimit = 10
+
 // reader moves datagrams from the device into the queue. It is the only
 // goroutine that reads the device.
 func (s *Stack) reader() {
 	defer s.wg.Done()
+	failures := 0
 	for {
 		buf := s.rx.get(s.mtu)
 		n, err := s.dev.Read(buf)
@@ -332,11 +341,25 @@ func (s *Stack) reader() {
 				return
 			default:
 			}
-			// A datagram too long for the MTU, or a transient device error:
-			// nothing to hand on.
-			s.stats.malformed.Add(1)
+			if errors.Is(err, io.ErrShortBuffer) {
+				// A datagram too long for the MTU: its fault, not the
+				// device's.
+				s.stats.malformed.Add(1)
+				continue
+			}
+			s.stats.readErrors.Add(1)
+			if failures++; failures >= readFailureLimit {
+				// Retrying a device that keeps failing only spins: the
+				// connections learn why instead.
+				s.deviceFailed(fmt.Errorf("%s broke: %w", s.dev.Name(), err))
+				return
+			}
+			// A transient error (an interrupted call) passes; a broken
+			// device fails again at once, so the next tries wait a little.
+			time.Sleep(time.Duration(failures) * time.Millisecond)
 			continue
 		}
+		failures = 0
 		s.stats.received.Add(1)
 		if !s.rx.put(buf[:n]) {
 			s.stats.queueFull.Add(1)
@@ -344,6 +367,23 @@ func (s *Stack) reader() {
 		}
 		s.poke()
 	}
+}
+
+// deviceFailed fails every connection and listener with err, and every
+// later Dial and Listen. Writes may still work, so each connection's peer
+// is sent an RST.
+func (s *Stack) deviceFailed(err error) {
+	_ = s.post(func() {
+		s.devErr = err
+		for _, tc := range s.conns {
+			tc.abort(err) // serve answers its calls and removes it
+		}
+		for port, l := range s.listeners {
+			l.err = err
+			l.close()
+			delete(s.listeners, port)
+		}
+	})
 }
 
 // poke wakes the loop unless a wakeup is already pending.
