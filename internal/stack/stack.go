@@ -61,12 +61,6 @@ type Config struct {
 // some bytes unread.
 const DefaultCapacity = 128 << 10
 
-// Ephemeral ports (RFC 6335) that Dial picks from.
-const (
-	ephemeralFirst = 49152
-	ephemeralLast  = 65535
-)
-
 // defaultMSS is what a peer's SYN without an MSS option allows (RFC 9293).
 const defaultMSS = 536
 
@@ -139,6 +133,7 @@ type Stack struct {
 	conns     map[key]*tcb
 	last      *tcb // the connection the last datagram was for, if in conns
 	listeners map[uint16]*listener
+	ports     *portPicker
 	dirty     []*tcb
 	timed     int // tcbs that need ticks
 	timer     *time.Timer
@@ -190,6 +185,7 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 		exited:    make(chan struct{}),
 		conns:     make(map[key]*tcb),
 		listeners: make(map[uint16]*listener),
+		ports:     newPortPicker(),
 		txbuf:     make([]byte, 0, mtu),
 	}
 	s.rx.limit = cfg.QueueLimit
@@ -597,20 +593,14 @@ func (s *Stack) tick() {
 	}
 }
 
-// ephemeralPort picks a random free port for an active open.
+// ephemeralPort picks a free port for an active open to remote: not
+// listened on, and not in a 4-tuple still in use (TIME_WAIT included).
 func (s *Stack) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
-	const n = ephemeralLast - ephemeralFirst + 1
-	start := rand.IntN(n)
-	for i := range n {
-		p := uint16(ephemeralFirst + (start+i)%n)
-		if _, ok := s.listeners[p]; ok {
-			continue
-		}
-		if _, ok := s.conns[key{port: p, remote: remote}]; !ok {
-			return p, true
-		}
-	}
-	return 0, false
+	return s.ports.pick(s.addr, remote, func(p uint16) bool {
+		_, listened := s.listeners[p]
+		_, used := s.conns[key{port: p, remote: remote}]
+		return !listened && !used
+	})
 }
 
 // shutdown answers every waiting socket call when the loop stops.
