@@ -303,7 +303,7 @@ func (tc *tcb) remove() {
 		s.timed--
 	}
 	if tc.listener != nil {
-		tc.listener.pending--
+		tc.listener.halfOpen--
 		tc.listener = nil
 	}
 	if tc.dial != nil {
