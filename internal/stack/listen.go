@@ -39,7 +39,7 @@ func (s *Stack) listenInput(l *listener, k key, seg wire.Segment) *tcb {
 			return nil // the peer retransmits its SYN
 		}
 		if l.halfOpen < s.cfg.Backlog {
-			return s.newPassive(l, k, seg)
+			return s.newPassive(l, k)
 		}
 		s.sendCookie(k, seg)
 		return nil
@@ -75,11 +75,9 @@ func (s *Stack) holdHandshake(tc *tcb, seg wire.Segment) bool {
 }
 
 // newPassive makes the half-open connection a SYN for a listening port
-// asks for.
-func (s *Stack) newPassive(l *listener, k key, syn wire.Segment) *tcb {
-	mss := s.peerMSS(syn.MSS)
-	tc := s.newTCB(k, s.newConnection(mss))
-	tc.mss = mss
+// asks for. (The SYN then reaches it as any segment does.)
+func (s *Stack) newPassive(l *listener, k key) *tcb {
+	tc := s.newTCB(k, s.newConnection())
 	tc.listener = l
 	l.halfOpen++
 	return tc
@@ -89,7 +87,7 @@ func (s *Stack) newPassive(l *listener, k key, syn wire.Segment) *tcb {
 // forgets it.
 func (s *Stack) sendCookie(k key, syn wire.Segment) {
 	local := netip.AddrPortFrom(s.addr, k.port)
-	var m connection.Message
+	var m receiver.Message
 	m.Sender = receiver.SenderMessage{
 		Seqno: s.cookies.make(local, k.remote, syn.Sender.Seqno, syn.MSS, time.Now()),
 		SYN:   true,
@@ -108,20 +106,21 @@ func (s *Stack) initialWindow() uint16 {
 
 // newFromCookie makes the connection a valid cookie stands for: a lab
 // Connection whose ISN is the cookie, told of the peer's SYN as if it had
-// just arrived (the SYN-ACK it answers with went out as the cookie, so it
-// is not sent again). The segment that carried the cookie back then
-// completes the handshake as usual.
+// just arrived. The SYN-ACK it answers with went out as the cookie, so it
+// is not sent again: the SYN goes to the Connection directly, around the
+// endpoint, which is told what that SYN-ACK advertised. The segment that
+// carried the cookie back then completes the handshake as usual.
 func (s *Stack) newFromCookie(l *listener, k key, seg wire.Segment, mss uint16) *tcb {
 	cfg := s.cfg.Connection
 	cfg.ISN = seg.Receiver.Ackno - 1
-	cfg.MaxPayloadSize = s.peerMSS(mss)
+	cfg.MaxPayloadSize = min(s.mss, int(mss))
 	tc := s.newTCB(k, connection.New(cfg))
-	tc.mss = cfg.MaxPayloadSize
 	tc.listener = l
 	l.halfOpen++
-	var syn connection.Message
+	var syn receiver.Message
 	syn.Sender = receiver.SenderMessage{Seqno: seg.Sender.Seqno - 1, SYN: true}
 	syn.Receiver.WindowSize = seg.Receiver.WindowSize
-	tc.conn.Receive(syn, func(connection.Message) {})
+	tc.conn().Receive(syn, func(receiver.Message) {})
+	tc.ep.advWnd = s.initialWindow()
 	return tc
 }
