@@ -34,46 +34,59 @@ func TestServerUnderConcurrentClients(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-				lab, kernel := serverRun(t, env, tc.size, tc.requests, tc.clients)
-				t.Logf("lab:    %v", lab)
-				t.Logf("kernel: %v", kernel)
+				var labRSS, kernelRSS uint64
+				lab, kernel := serverRunMeasured(t, env, tc.size, tc.requests, tc.clients, &labRSS, &kernelRSS)
+				t.Logf("lab:    %v, peak RSS %d MiB", lab, labRSS>>20)
+				t.Logf("kernel: %v, peak RSS %d MiB", kernel, kernelRSS>>20)
 				require.Zero(t, lab.failures, "requests to the lab server failed: %v", lab.firstErr)
 			})
 		})
 	}
 }
 
-// serverRun serves the same workload from the lab stack and from the
-// kernel, and returns what the kernel's clients saw of each.
-func serverRun(tb testing.TB, env *sandbox.Env, size, requests, clients int) (lab, kernel load) {
+// serverRunMeasured serves the same workload from the lab stack and from
+// the kernel, and returns what the kernel's clients saw of each and the
+// process's peak RSS during each.
+func serverRunMeasured(tb testing.TB, env *sandbox.Env, size, requests, clients int, labRSS, kernelRSS *uint64) (lab, kernel load) {
+	data := body(size)
+	freshPeak()
 	s := labStack(tb, env.Dev, stack.Config{})
 	ll, err := s.Listen(80)
 	require.NoError(tb, err)
-	data := body(size)
 	serveHTTP(tb, ll, data)
 	lab = httpLoad("http://"+device.LabAddr.String()+"/", requests, clients, size, kernelDial)
+	*labRSS = peakRSS()
+	ll.Close()
 
+	freshPeak()
 	kl, err := net.Listen("tcp4", netip.AddrPortFrom(env.KernelAddr, 0).String())
 	require.NoError(tb, err)
 	serveHTTP(tb, kl, data)
 	kernel = httpLoad("http://"+kl.Addr().String()+"/", requests, clients, size, kernelDial)
+	*kernelRSS = peakRSS()
 	return lab, kernel
 }
 
 func TestClientFanOut(t *testing.T) {
 	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-		const size, requests, clients = 64 << 10, 400, 100
-		s := labStack(t, env.Dev, stack.Config{})
-		kl, err := net.Listen("tcp4", netip.AddrPortFrom(env.KernelAddr, 0).String())
-		require.NoError(t, err)
-		serveHTTP(t, kl, body(size))
-		url := "http://" + kl.Addr().String() + "/"
-		lab := httpLoad(url, requests, clients, size, s.DialContext)
-		kernel := httpLoad(url, requests, clients, size, kernelDial)
+		lab, kernel := fanOutRun(t, env, 64<<10, 400, 100)
 		t.Logf("lab clients:    %v", lab)
 		t.Logf("kernel clients: %v", kernel)
 		require.Zero(t, lab.failures, "the lab stack's requests failed: %v", lab.firstErr)
 	})
+}
+
+// fanOutRun has the lab stack's clients and then the kernel's fetch size
+// bytes from a kernel server, requests times, clients at once.
+func fanOutRun(tb testing.TB, env *sandbox.Env, size, requests, clients int) (lab, kernel load) {
+	s := labStack(tb, env.Dev, stack.Config{})
+	kl, err := net.Listen("tcp4", netip.AddrPortFrom(env.KernelAddr, 0).String())
+	require.NoError(tb, err)
+	serveHTTP(tb, kl, body(size))
+	url := "http://" + kl.Addr().String() + "/"
+	lab = httpLoad(url, requests, clients, size, s.DialContext)
+	kernel = httpLoad(url, requests, clients, size, kernelDial)
+	return lab, kernel
 }
 
 func TestSYNFlood(t *testing.T) {

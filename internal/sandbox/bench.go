@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"tcplab/internal/device"
 )
 
 var benchLineRE = regexp.MustCompile(`^Benchmark\S+\s+(\d+)\s+(.*)$`)
@@ -75,4 +77,17 @@ func Bench(b *testing.B) {
 	if !found {
 		b.Fatalf("no result from the sandboxed benchmark:\n%s", out.String())
 	}
+}
+
+// BenchEnv opens tun144 in a benchmark's sandboxed child (one Bench
+// started) and returns what Run would give a test. Close Dev when done.
+func BenchEnv() (*Env, error) {
+	if !Inside() {
+		return nil, fmt.Errorf("sandbox: BenchEnv outside a sandbox")
+	}
+	dev, err := device.OpenTUN(device.DefaultName, MTU)
+	if err != nil {
+		return nil, err
+	}
+	return newEnv(dev), nil
 }
