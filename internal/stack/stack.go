@@ -141,6 +141,7 @@ type Stack struct {
 	conns     map[key]*tcb
 	last      *tcb // the connection the last datagram was for, if in conns
 	listeners map[uint16]*listener
+	timeWaits map[key]*timeWait // closed connections lingering (timewait.go)
 	ports     *portPicker
 	dirty     []*tcb
 	timed     int // tcbs that need ticks
@@ -193,6 +194,7 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 		exited:    make(chan struct{}),
 		conns:     make(map[key]*tcb),
 		listeners: make(map[uint16]*listener),
+		timeWaits: make(map[key]*timeWait),
 		ports:     newPortPicker(),
 		txbuf:     make([]byte, 0, mtu),
 		cookies:   newCookieJar(time.Now()),
@@ -470,6 +472,10 @@ func (s *Stack) input(b []byte) {
 		tc = s.conns[k]
 	}
 	if tc == nil {
+		if tw := s.timeWaits[k]; tw != nil {
+			s.timeWaitInput(k, tw, seg)
+			return
+		}
 		l := s.listeners[k.port]
 		if l == nil {
 			s.refuse(seg)
@@ -592,6 +598,7 @@ func (s *Stack) tick() {
 		tc.ep.tick(elapsed)
 		s.markDirty(tc)
 	}
+	s.tickTimeWaits(elapsed)
 }
 
 // ephemeralPort picks a free port for an active open to remote: not
@@ -600,7 +607,8 @@ func (s *Stack) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
 	return s.ports.pick(s.addr, remote, func(p uint16) bool {
 		_, listened := s.listeners[p]
 		_, used := s.conns[key{port: p, remote: remote}]
-		return !listened && !used
+		_, lingering := s.timeWaits[key{port: p, remote: remote}]
+		return !listened && !used && !lingering
 	})
 }
 

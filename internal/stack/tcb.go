@@ -110,6 +110,10 @@ func (tc *tcb) serve() {
 		tc.remove()
 		return
 	}
+	if tc.canForget(st) {
+		s.forget(tc)
+		return
+	}
 	if want := tc.ep.needsTicks(); want != tc.timed {
 		tc.timed = want
 		if want {
