@@ -56,7 +56,7 @@ func serverRunMeasured(tb testing.TB, env *sandbox.Env, size, requests, clients 
 	serveHTTP(tb, ll, data)
 	lab = httpLoad("http://"+device.LabAddr.String()+"/", requests, clients, size, kernelDial)
 	*labRSS = peakRSS()
-	ll.Close()
+	s.Close() // its memory must not count against the kernel's run
 
 	freshPeak()
 	kl, err := net.Listen("tcp4", netip.AddrPortFrom(env.KernelAddr, 0).String())
