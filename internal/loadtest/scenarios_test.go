@@ -44,11 +44,20 @@ func TestServerUnderConcurrentClients(t *testing.T) {
 	}
 }
 
-// serverRunMeasured serves the same workload from the lab stack and from
-// the kernel, and returns what the kernel's clients saw of each and the
-// process's peak RSS during each.
+// serverRunMeasured serves the same workload from the kernel and from the
+// lab stack, and returns what the kernel's clients saw of each and the
+// process's peak RSS during each. The kernel goes first: what the lab
+// stack held stays reachable until the test ends.
 func serverRunMeasured(tb testing.TB, env *sandbox.Env, size, requests, clients int, labRSS, kernelRSS *uint64) (lab, kernel load) {
 	data := body(size)
+	freshPeak()
+	kl, err := net.Listen("tcp4", netip.AddrPortFrom(env.KernelAddr, 0).String())
+	require.NoError(tb, err)
+	serveHTTP(tb, kl, data)
+	kernel = httpLoad("http://"+kl.Addr().String()+"/", requests, clients, size, kernelDial)
+	*kernelRSS = peakRSS()
+	kl.Close()
+
 	freshPeak()
 	s := labStack(tb, env.Dev, stack.Config{})
 	ll, err := s.Listen(80)
@@ -56,14 +65,6 @@ func serverRunMeasured(tb testing.TB, env *sandbox.Env, size, requests, clients 
 	serveHTTP(tb, ll, data)
 	lab = httpLoad("http://"+device.LabAddr.String()+"/", requests, clients, size, kernelDial)
 	*labRSS = peakRSS()
-	s.Close() // its memory must not count against the kernel's run
-
-	freshPeak()
-	kl, err := net.Listen("tcp4", netip.AddrPortFrom(env.KernelAddr, 0).String())
-	require.NoError(tb, err)
-	serveHTTP(tb, kl, data)
-	kernel = httpLoad("http://"+kl.Addr().String()+"/", requests, clients, size, kernelDial)
-	*kernelRSS = peakRSS()
 	return lab, kernel
 }
 
