@@ -9,7 +9,7 @@ import (
 )
 
 // PipeQueue is how many datagrams each direction of a Pipe holds before
-// Write starts dropping, like a router's interface queue.
+// Write waits for the reader.
 const PipeQueue = 1024
 
 // Stats counts what a device did. Devices that keep counters (the pipe, the
@@ -17,7 +17,7 @@ const PipeQueue = 1024
 type Stats struct {
 	Written uint64 // datagrams accepted by Write (including those later dropped)
 	Read    uint64 // datagrams returned by Read
-	Dropped uint64 // datagrams a full queue (or a closed peer) threw away
+	Dropped uint64 // datagrams thrown away: written toward a closed peer (a pipe never drops for lack of room)
 
 	// Set only by the impairment wrappers.
 	Lost       uint64 // datagrams deliberately not passed on
@@ -71,11 +71,15 @@ type pipeEnd struct {
 // read from b and the other way round. It stands in for a TUN device and the
 // kernel in tests, like wireguard-go's tuntest.ChannelTUN.
 //
-// Write copies the datagram, so the caller may reuse its buffer, and never
-// blocks: when the peer's queue already holds PipeQueue datagrams the new one
-// is dropped and counted, as a real link does. Closing one end makes its Read
-// and Write fail with net.ErrClosed; datagrams the peer then writes are
-// dropped.
+// Write copies the datagram, so the caller may reuse its buffer. When the
+// peer's queue already holds PipeQueue datagrams, Write waits until the peer
+// reads one (or either end closes): the pipe stands for a cable and a NIC
+// on one host, which push back on a writer that outruns them rather than
+// lose what it wrote. Loss is the impairment wrappers' job, where a test asks
+// for it; a queue that dropped on its own made tests that never asked for
+// loss depend on how fast the machine was (the lab sender then recovers one
+// segment per timeout). Closing one end makes its Read and Write fail with
+// net.ErrClosed; datagrams the peer then writes are dropped.
 func Pipe(mtu int) (a, b Device) {
 	ab, ba := newLink(), newLink()
 	pa := &pipeEnd{name: "pipe-a", mtu: mtu, in: ba, out: ab, closed: make(chan struct{})}
@@ -122,11 +126,20 @@ func (p *pipeEnd) Write(b []byte) (int, error) {
 	buf = append(buf[:0], b...)
 	select {
 	case p.out.queue <- buf:
+		return len(b), nil
 	default:
+	}
+	select {
+	case p.out.queue <- buf:
+		return len(b), nil
+	case <-p.closed:
+		p.recycle(p.out, buf)
+		return 0, fmt.Errorf("write %s: %w", p.name, net.ErrClosed)
+	case <-p.peer.closed:
 		p.dropped.Add(1)
 		p.recycle(p.out, buf)
+		return len(b), nil
 	}
-	return len(b), nil
 }
 
 func (p *pipeEnd) recycle(l *link, buf []byte) {

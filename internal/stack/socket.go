@@ -175,30 +175,34 @@ func (s *Stack) Listen(port uint16) (net.Listener, error) {
 }
 
 // listener is a net.Listener. queue and done are shared with the loop;
-// pending is the loop's.
+// halfOpen is the loop's. (listen.go has the loop's side of listening.)
 type listener struct {
-	s       *Stack
-	port    uint16
-	addr    *net.TCPAddr
-	queue   chan *tcb // established connections waiting for Accept
-	done    chan struct{}
-	once    sync.Once
-	pending int   // connections made for this listener and not yet accepted
-	err     error // why it stopped, if not Close (set before done is closed)
+	s        *Stack
+	port     uint16
+	addr     *net.TCPAddr
+	queue    chan *tcb // established connections waiting for Accept
+	done     chan struct{}
+	once     sync.Once
+	halfOpen int   // connections whose handshake has not completed
+	err      error // why it stopped, if not Close (set before done is closed)
 }
+
+// acceptQueueFull reports whether Accept has Backlog connections waiting.
+func (l *listener) acceptQueueFull() bool { return len(l.queue) == cap(l.queue) }
 
 // handOver queues an established connection for Accept, or resets it if
 // the backlog is full or it already failed.
 func (l *listener) handOver(tc *tcb, st connection.State) {
 	tc.listener = nil
+	l.halfOpen--
 	if st == connection.RESET {
-		l.pending--
 		return
 	}
 	select {
 	case l.queue <- tc:
 	default:
-		l.pending--
+		// Only a handshake holdHandshake did not see completes with the
+		// queue full (e.g. the Connection's own timer).
 		tc.abort(ErrAborted)
 	}
 }
@@ -216,7 +220,6 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 	select {
 	case tc := <-l.queue:
-		_ = l.s.post(func() { l.pending-- })
 		return newConn(l.s, tc), nil
 	case <-l.done:
 		return nil, l.stopped()
@@ -243,7 +246,6 @@ func (l *listener) Close() error {
 		for {
 			select {
 			case tc := <-l.queue:
-				l.pending--
 				tc.abort(ErrAborted)
 			default:
 				for _, tc := range l.s.conns {

@@ -42,8 +42,10 @@ type Config struct {
 	// TickInterval is how often connections with something to time (data in
 	// flight, a handshake, a linger) are ticked (default 5ms).
 	TickInterval time.Duration
-	// Backlog is how many connections a listener holds that were not yet
-	// accepted (default 128); SYNs beyond it are ignored.
+	// Backlog bounds each listener's two queues (default 128): established
+	// connections not yet accepted, and half-open ones. Past the first,
+	// SYNs wait for the application; past the second, SYNs are answered
+	// with SYN cookies (listen.go).
 	Backlog int
 	// OrphanTimeout is how long a connection whose socket was closed waits
 	// in FIN_WAIT_2 for the peer's FIN before it is reset (default 60s,
@@ -89,6 +91,10 @@ type Stats struct {
 	Retransmits uint64 // segments sent again (by a Connection's timer)
 	Batches     uint64 // batches of received datagrams the loop processed
 	MaxBatch    uint64 // the largest such batch
+
+	CookiesSent     uint64 // SYN-ACKs carrying a SYN cookie (the half-open table was full)
+	CookiesAccepted uint64 // connections made from a returning cookie
+	ListenOverflows uint64 // SYNs and handshake ACKs dropped: the accept queue was full
 }
 
 // Dropped is the total of every drop counter.
@@ -100,7 +106,8 @@ func (s Stats) Dropped() uint64 {
 type stats struct {
 	received, sent, notIPv4, notTCP, notForUs, truncated, badLength,
 	badChecksum, fragments, malformed, queueFull, writeErrors, readErrors, resetsSent,
-	retransmits, batches, maxBatch atomic.Uint64
+	retransmits, batches, maxBatch,
+	cookiesSent, cookiesAccepted, listenOverflows atomic.Uint64
 }
 
 // key identifies a connection: our port and the peer (our address is the
@@ -128,11 +135,13 @@ type Stack struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 	stats   stats
+	cookies cookieJar
 
 	// Owned by the loop.
 	conns     map[key]*tcb
 	last      *tcb // the connection the last datagram was for, if in conns
 	listeners map[uint16]*listener
+	timeWaits map[key]*timeWait // closed connections lingering (timewait.go)
 	ports     *portPicker
 	dirty     []*tcb
 	timed     int // tcbs that need ticks
@@ -185,8 +194,10 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 		exited:    make(chan struct{}),
 		conns:     make(map[key]*tcb),
 		listeners: make(map[uint16]*listener),
+		timeWaits: make(map[key]*timeWait),
 		ports:     newPortPicker(),
 		txbuf:     make([]byte, 0, mtu),
+		cookies:   newCookieJar(time.Now()),
 	}
 	s.rx.limit = cfg.QueueLimit
 	// A callback rather than a channel in the loop's select: one channel
@@ -218,6 +229,8 @@ func (s *Stack) Stats() Stats {
 		ResetsSent:  c.resetsSent.Load(),
 		Retransmits: c.retransmits.Load(),
 		Batches:     c.batches.Load(), MaxBatch: c.maxBatch.Load(),
+		CookiesSent: c.cookiesSent.Load(), CookiesAccepted: c.cookiesAccepted.Load(),
+		ListenOverflows: c.listenOverflows.Load(),
 	}
 }
 
@@ -459,14 +472,20 @@ func (s *Stack) input(b []byte) {
 		tc = s.conns[k]
 	}
 	if tc == nil {
+		if tw := s.timeWaits[k]; tw != nil {
+			s.timeWaitInput(k, tw, seg)
+			return
+		}
 		l := s.listeners[k.port]
-		if l == nil || !seg.Sender.SYN || seg.Receiver.ACK || seg.IsRST() {
+		if l == nil {
 			s.refuse(seg)
 			return
 		}
-		if tc = s.newPassive(l, k, seg); tc == nil {
+		if tc = s.listenInput(l, k, seg); tc == nil {
 			return
 		}
+	} else if s.holdHandshake(tc, seg) {
+		return
 	}
 	s.last = tc
 	tc.receive(seg)
@@ -531,18 +550,6 @@ func (s *Stack) newConnection() *connection.Connection {
 	return connection.New(cfg)
 }
 
-// newPassive makes the connection a SYN for a listening port asks for, or
-// returns nil if the listener's backlog is full (the peer will retry).
-func (s *Stack) newPassive(l *listener, k key, syn wire.Segment) *tcb {
-	if l.pending >= s.cfg.Backlog {
-		return nil
-	}
-	tc := s.newTCB(k, s.newConnection())
-	tc.listener = l
-	l.pending++
-	return tc
-}
-
 // markDirty queues tc to be served at the end of this loop turn.
 func (s *Stack) markDirty(tc *tcb) {
 	if !tc.dirty {
@@ -591,6 +598,7 @@ func (s *Stack) tick() {
 		tc.ep.tick(elapsed)
 		s.markDirty(tc)
 	}
+	s.tickTimeWaits(elapsed)
 }
 
 // ephemeralPort picks a free port for an active open to remote: not
@@ -599,7 +607,8 @@ func (s *Stack) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
 	return s.ports.pick(s.addr, remote, func(p uint16) bool {
 		_, listened := s.listeners[p]
 		_, used := s.conns[key{port: p, remote: remote}]
-		return !listened && !used
+		_, lingering := s.timeWaits[key{port: p, remote: remote}]
+		return !listened && !used && !lingering
 	})
 }
 

@@ -110,6 +110,10 @@ func (tc *tcb) serve() {
 		tc.remove()
 		return
 	}
+	if tc.canForget(st) {
+		s.forget(tc)
+		return
+	}
 	if want := tc.ep.needsTicks(); want != tc.timed {
 		tc.timed = want
 		if want {
@@ -136,7 +140,7 @@ func (tc *tcb) remove() {
 		s.timed--
 	}
 	if tc.listener != nil {
-		tc.listener.pending--
+		tc.listener.halfOpen--
 		tc.listener = nil
 	}
 	if tc.dial != nil {
