@@ -31,7 +31,7 @@ const lossySize = 4 << 20
 func BenchmarkLossyTransfer(b *testing.B) {
 	lab := func(b *testing.B, upload bool) {
 		if !sandbox.Inside() {
-			benchInSandbox(b)
+			sandbox.Bench(b)
 			return
 		}
 		dropOn(b, `iifname "tun144"`, `oifname "tun144"`)
@@ -60,7 +60,7 @@ func BenchmarkLossyTransfer(b *testing.B) {
 	b.Run("lab-sends", func(b *testing.B) { lab(b, true) })
 	b.Run("kernel-loopback", func(b *testing.B) {
 		if !sandbox.Inside() {
-			benchInSandbox(b)
+			sandbox.Bench(b)
 			return
 		}
 		lo, err := netlink.LinkByName("lo")
