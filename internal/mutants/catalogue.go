@@ -26,6 +26,8 @@ var Catalogue = []Mutant{
 	one("popped-counts-pushed", 0, "BytesPopped reports the bytes pushed",
 		bytestreamGo, "	return r.popped\n", "	return r.pushed\n"),
 
+	one("push-ignored-in-error", 0, "Push ignores bytes once the stream is in error, as it does once it is closed",
+		bytestreamGo, "	if w.closed {\n		return\n	}\n	n :=", "	if w.closed || w.err {\n		return\n	}\n	n :="),
 	one("ring-wrap-lost", 0, "the bytes of a push that runs past the end of the ring buffer are lost instead of wrapping to its start",
 		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	copy(w.buf[at:], data[:n])\n"),
 
