@@ -149,9 +149,9 @@ func TestGarbageFloodDuringATransfer(t *testing.T) {
 
 func TestCurlFetchesFromALabListener(t *testing.T) {
 	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-		curl, err := exec.LookPath("curl")
+		curl, err := sandbox.LookTool("curl")
 		if err != nil {
-			t.Skip("curl is not installed (apt-get install curl)")
+			t.Skip(err)
 		}
 		l := newLab(t, env, labConfig{observe: traceOnFailure(t)})
 		ll, err := l.Listen(8080)

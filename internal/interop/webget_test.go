@@ -72,9 +72,9 @@ var servingRE = regexp.MustCompile(`port (\d+)`)
 // serving dir, and returns its base URL once it listens.
 func pythonServer(t *testing.T, env *sandbox.Env, dir string) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
+	py, err := sandbox.LookTool("python3")
 	if err != nil {
-		t.Skip("python3 is not installed: cannot start a real web server (apt-get install python3)")
+		t.Skipf("cannot start a real web server: %v", err)
 	}
 	cmd := exec.Command(py, "-u", "-m", "http.server", "--bind", env.KernelAddr.String(), "--directory", dir, "0")
 	stdout, err := cmd.StdoutPipe()

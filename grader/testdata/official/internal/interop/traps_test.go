@@ -175,9 +175,9 @@ func TestLossOnTheKernelSideIsSurvived(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-				nft, err := exec.LookPath("nft")
+				nft, err := sandbox.LookTool("nft")
 				if err != nil {
-					t.Skip("nft is not installed: cannot drop datagrams on the kernel's side (apt-get install nftables)")
+					t.Skipf("cannot drop datagrams on the kernel's side: %v", err)
 				}
 				require.NoError(t, device.Configure(device.DefaultName, device.Config{GSOMaxSegs: 1}))
 				rules := `table ip tcplab {
