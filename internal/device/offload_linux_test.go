@@ -45,7 +45,6 @@ type tcpPeer struct {
 	sndNxt, rcvNxt uint32
 	bufs           [][]byte
 	sizes          []int
-	wbuf           [][]byte
 }
 
 func newTCPPeer(t *testing.T, dev *device.OffloadTUN, remote netip.AddrPort) *tcpPeer {

@@ -133,7 +133,7 @@ func decode(t testing.TB, pkt []byte) decoded {
 	zeroed[at], zeroed[at+1] = 0, 0
 	zp := gopacket.NewPacket(zeroed, first, gopacket.Default)
 	ztcp := zp.Layer(layers.LayerTypeTCP).(*layers.TCP)
-	require.NoError(t, ztcp.SetNetworkLayerForChecksum(zp.NetworkLayer().(gopacket.NetworkLayer)))
+	require.NoError(t, ztcp.SetNetworkLayerForChecksum(zp.NetworkLayer()))
 	got, err := ztcp.ComputeChecksum()
 	require.NoError(t, err)
 	require.Equal(t, got, want, "TCP checksum")
