@@ -264,7 +264,10 @@ func (t *OffloadTUN) ioError(op string, err error) error {
 
 // Read waits for the first datagram, then takes what else the kernel has
 // queued, until bufs are full or nothing is left: one read system call per
-// datagram or super-packet, never a wait once something is in hand.
+// datagram or super-packet, never a wait once something is in hand. Offer
+// BatchSize buffers: a super-packet with more segments than all of them
+// hold is dropped and counted (OffloadStats.Bad); one that only does not
+// fit the buffers left waits for the next Read.
 func (t *OffloadTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	t.rmu.Lock()
 	defer t.rmu.Unlock()

@@ -359,3 +359,26 @@ func TestOffloadTUNFallsBack(t *testing.T) {
 		})
 	}
 }
+
+func TestOffloadTUNClose(t *testing.T) {
+	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+		dev := openOffloadLink(t, device.AllOffloads)
+		errc := make(chan error)
+		go func() {
+			bufs, sizes := [][]byte{make([]byte, 1500)}, []int{0}
+			_, err := dev.Read(bufs, sizes, 0)
+			errc <- err
+		}()
+		require.NoError(t, dev.Close())
+		select {
+		case err := <-errc:
+			require.ErrorIs(t, err, net.ErrClosed, "a blocked reader is released")
+		case <-time.After(time.Minute):
+			t.Fatal("Close did not release the reader")
+		}
+		_, err := dev.Write([][]byte{make([]byte, device.Headroom+40)}, device.Headroom)
+		require.ErrorIs(t, err, net.ErrClosed)
+		_, err = net.InterfaceByName("tun148")
+		require.Error(t, err, "a TUN device that was not persistent goes when closed")
+	})
+}
