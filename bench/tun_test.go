@@ -35,8 +35,9 @@ import (
 	tcplabstack "tcplab/internal/stack"
 )
 
-// downloadSize is what each iteration of BenchmarkTUNDownload fetches.
-const downloadSize = 100 << 20
+// transferSize is what each iteration of BenchmarkTUNDownload fetches
+// (and BenchmarkTUNUpload sends).
+const transferSize = 100 << 20
 
 // peer is one stack on the lab side of tun144: open readies it inside the
 // sandbox and returns how to dial the kernel's server through it.
@@ -78,7 +79,17 @@ var tunPeers = []peer{
 // this folder, as root or where user namespaces are allowed:
 //
 //	go test -run '^$' -bench TUNDownload -benchtime 2x -args -rounds 3
-func BenchmarkTUNDownload(b *testing.B) {
+func BenchmarkTUNDownload(b *testing.B) { benchTUN(b, "download") }
+
+// BenchmarkTUNUpload is BenchmarkTUNDownload the other way: 100 MiB from
+// each peer to a kernel server. tcplab's lab sender sees at most a 16-bit
+// window, so its uploads are window-bound; gVisor's channel endpoint has no
+// GSO, so its offload peer writes one segment per system call.
+func BenchmarkTUNUpload(b *testing.B) { benchTUN(b, "upload") }
+
+// benchTUN runs the rounds of BenchmarkTUNDownload or BenchmarkTUNUpload
+// (direction "download" or "upload").
+func benchTUN(b *testing.B, direction string) {
 	var all []map[string]float64
 	for round := 1; round <= *rounds; round++ {
 		got := map[string]float64{}
@@ -92,7 +103,7 @@ func BenchmarkTUNDownload(b *testing.B) {
 						return
 					}
 					o := openOnce(b, p)
-					benchDownload(b, o.dial, p.host)
+					benchTUNTransfer(b, o.dial, p.host, direction == "upload")
 					if o.stats != nil {
 						b.Logf("%s", o.stats())
 					}
@@ -100,7 +111,7 @@ func BenchmarkTUNDownload(b *testing.B) {
 			}
 		})
 		if !sandbox.Inside() && len(got) > 0 {
-			printTable(os.Stdout, fmt.Sprintf("round %d of %d", round, *rounds), got)
+			printTable(os.Stdout, direction, fmt.Sprintf("round %d of %d", round, *rounds), got)
 			all = append(all, got)
 		}
 	}
@@ -118,7 +129,7 @@ func BenchmarkTUNDownload(b *testing.B) {
 				median[p.name] = v[len(v)/2]
 			}
 		}
-		printTable(os.Stdout, fmt.Sprintf("median of %d rounds", len(all)), median)
+		printTable(os.Stdout, direction, fmt.Sprintf("median of %d rounds", len(all)), median)
 	}
 }
 
@@ -138,9 +149,9 @@ type opened struct {
 
 var (
 	openedPeers = map[string]opened{}
-	// downloads counts the downloads done in this process, for the
-	// per-download figures.
-	downloads uint64
+	// transfers counts the transfers done in this process, for the
+	// per-transfer figures.
+	transfers uint64
 )
 
 func openOnce(b *testing.B, p peer) opened {
@@ -152,8 +163,8 @@ func openOnce(b *testing.B, p peer) opened {
 	return o
 }
 
-func printTable(w io.Writer, title string, got map[string]float64) {
-	fmt.Fprintf(w, "\n100 MiB download through a TUN, %s:\n", title)
+func printTable(w io.Writer, direction, title string, got map[string]float64) {
+	fmt.Fprintf(w, "\n100 MiB %s through a TUN, %s:\n", direction, title)
 	fmt.Fprintf(w, "%-16s %8s %10s %18s\n", "peer", "Gbit/s", "vs tcplab", "vs kernel loopback")
 	ratio := func(v float64, of string) string {
 		if d, ok := got[of]; ok && d > 0 {
@@ -186,8 +197,8 @@ func openTcplab(offload bool) func(b *testing.B) (func(string) (net.Conn, error)
 			dev = device.Single(t)
 			stats = func() string {
 				s, o := t.Stats(), t.OffloadStats()
-				return fmt.Sprintf("per download: %d datagrams in %d reads (%d super-packets); %d datagrams written in %d writes",
-					s.Read/downloads, o.ReadCalls/downloads, o.SuperPackets/downloads, s.Written/downloads, o.WriteCalls/downloads)
+				return fmt.Sprintf("per transfer: %d datagrams in %d reads (%d super-packets); %d datagrams written in %d writes",
+					s.Read/transfers, o.ReadCalls/transfers, o.SuperPackets/transfers, s.Written/transfers, o.WriteCalls/transfers)
 			}
 		} else {
 			t, err := device.OpenTUN(device.DefaultName, sandbox.MTU)
@@ -197,7 +208,7 @@ func openTcplab(offload bool) func(b *testing.B) (func(string) (net.Conn, error)
 			dev = t
 			stats = func() string {
 				s := device.StatsOf(t)
-				return fmt.Sprintf("per download: %d reads, %d writes", s.Read/downloads, s.Written/downloads)
+				return fmt.Sprintf("per transfer: %d reads, %d writes", s.Read/transfers, s.Written/transfers)
 			}
 		}
 		s, err := tcplabstack.New(dev, tcplabstack.Config{Addr: device.LabAddr})
@@ -262,18 +273,18 @@ func openGVisorPlain(b *testing.B) (func(string) (net.Conn, error), func() strin
 		b.Fatalf("gvisor fdbased: %v", err)
 	}
 	return gvisorOnLink(b, ep), func() string {
-		return fmt.Sprintf("per download: %s datagrams dropped by the kernel at tun144 (queue full)", tunDrops())
+		return fmt.Sprintf("per transfer: %s datagrams dropped by the kernel at tun144 (queue full)", tunDrops())
 	}
 }
 
 // tunDrops is how many datagrams the kernel dropped at tun144 per
-// download because its queue was full: the reader fell behind.
+// transfer because its queue was full: the reader fell behind.
 func tunDrops() string {
 	link, err := netlink.LinkByName(device.DefaultName)
 	if err != nil || link.Attrs().Statistics == nil {
 		return "?"
 	}
-	return strconv.FormatUint(link.Attrs().Statistics.TxDropped/downloads, 10)
+	return strconv.FormatUint(link.Attrs().Statistics.TxDropped/transfers, 10)
 }
 
 func openGVisorOffload(b *testing.B) (func(string) (net.Conn, error), func() string) {
@@ -295,8 +306,8 @@ func openGVisorOffload(b *testing.B) (func(string) (net.Conn, error), func() str
 	ep.AddNotify(l)
 	go l.readLoop()
 	return gvisorOnLink(b, ep), func() string {
-		return fmt.Sprintf("per download: %d reads (%d super-packets), %d writes",
-			l.reads.Load()/downloads, l.supers.Load()/downloads, l.writes.Load()/downloads)
+		return fmt.Sprintf("per transfer: %d reads (%d super-packets), %d writes",
+			l.reads.Load()/transfers, l.supers.Load()/transfers, l.writes.Load()/transfers)
 	}
 }
 
@@ -304,15 +315,18 @@ func openKernel(*testing.B) (func(string) (net.Conn, error), func() string) {
 	return func(addr string) (net.Conn, error) { return net.Dial("tcp4", addr) }, nil
 }
 
-// benchDownload times b.N downloads of downloadSize bytes from a kernel
-// server on host, each over a fresh connection.
-func benchDownload(b *testing.B, dial func(addr string) (net.Conn, error), host string) {
+// benchTUNTransfer times b.N transfers of transferSize bytes between a
+// kernel server on host and a peer, each over a fresh connection: a
+// download (the server writes, the peer reads) or an upload (the peer
+// writes; the clock stops when the server has read every byte).
+func benchTUNTransfer(b *testing.B, dial func(addr string) (net.Conn, error), host string, upload bool) {
 	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Close()
 	chunk := bytes.Repeat([]byte("tcplab, gvisor and linux "), (1<<20)/25+1)[:1<<20]
+	received := make(chan error, 1)
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -321,7 +335,15 @@ func benchDownload(b *testing.B, dial func(addr string) (net.Conn, error), host 
 			}
 			go func() {
 				defer c.Close()
-				for range downloadSize / len(chunk) {
+				if upload {
+					n, err := io.CopyBuffer(io.Discard, io.LimitReader(onlyReader{c}, transferSize), make([]byte, 64<<10))
+					if err == nil && n != transferSize {
+						err = fmt.Errorf("the server read %d of %d bytes", n, transferSize)
+					}
+					received <- err
+					return
+				}
+				for range transferSize / len(chunk) {
 					if _, err := c.Write(chunk); err != nil {
 						return
 					}
@@ -330,7 +352,7 @@ func benchDownload(b *testing.B, dial func(addr string) (net.Conn, error), host 
 		}
 	}()
 	buf := make([]byte, 64<<10)
-	b.SetBytes(downloadSize)
+	b.SetBytes(transferSize)
 	var elapsed time.Duration
 	b.ResetTimer()
 	for range b.N {
@@ -341,17 +363,32 @@ func benchDownload(b *testing.B, dial func(addr string) (net.Conn, error), host 
 		}
 		b.StartTimer()
 		start := time.Now()
-		n, err := io.CopyBuffer(io.Discard, onlyReader{c}, buf)
+		if upload {
+			for range transferSize / len(buf) {
+				if _, err = c.Write(buf); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = <-received
+			}
+		} else {
+			var n int64
+			n, err = io.CopyBuffer(io.Discard, onlyReader{c}, buf)
+			if err == nil && n != transferSize {
+				err = fmt.Errorf("downloaded %d of %d bytes", n, transferSize)
+			}
+		}
 		elapsed += time.Since(start)
 		b.StopTimer()
 		c.Close()
-		if err != nil || n != downloadSize {
-			b.Fatalf("downloaded %d of %d bytes: %v", n, downloadSize, err)
+		if err != nil {
+			b.Fatal(err)
 		}
-		downloads++
+		transfers++
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(downloadSize)*8*float64(b.N)/elapsed.Seconds()/1e9, "Gbit/s")
+	b.ReportMetric(float64(transferSize)*8*float64(b.N)/elapsed.Seconds()/1e9, "Gbit/s")
 }
 
 // onlyReader hides WriterTo so every peer is read the same way.
@@ -386,7 +423,7 @@ func benchInSandbox(b *testing.B) (float64, bool) {
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
 		line := sc.Text()
-		if i := strings.Index(line, "per download:"); i >= 0 {
+		if i := strings.Index(line, "per transfer:"); i >= 0 {
 			b.Log(line[i:])
 		}
 		m := benchLineRE.FindStringSubmatch(line)

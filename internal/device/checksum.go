@@ -15,12 +15,25 @@ import (
 // at a time with an end-around carry: a word's place in a wider sum does
 // not change the folded result (RFC 1071 §2).
 func checksumAdd(acc uint64, b []byte) uint64 {
-	var s, c uint64
-	for len(b) >= 8 {
+	// Two accumulators with their own carry chains let the additions of a
+	// 32-byte block run side by side.
+	var s, c, s2, c2 uint64
+	for len(b) >= 32 {
 		s, c = bits.Add64(s, binary.BigEndian.Uint64(b), c)
+		s2, c2 = bits.Add64(s2, binary.BigEndian.Uint64(b[8:]), c2)
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[16:]), c)
+		s2, c2 = bits.Add64(s2, binary.BigEndian.Uint64(b[24:]), c2)
+		b = b[32:]
+	}
+	s, c = bits.Add64(s, s2, c)
+	s, c3 := bits.Add64(s, c2, 0)
+	c += c3 // at most 2
+	for len(b) >= 8 {
+		s, c3 = bits.Add64(s, binary.BigEndian.Uint64(b), 0)
+		c += c3
 		b = b[8:]
 	}
-	s, c = bits.Add64(s, c, 0) // c is at most 1 here, and so is the new c
+	s, c = bits.Add64(s, c, 0) // c was small; the new c is at most 1
 	var tail uint64
 	for len(b) >= 2 {
 		tail += uint64(binary.BigEndian.Uint16(b))
@@ -29,8 +42,8 @@ func checksumAdd(acc uint64, b []byte) uint64 {
 	if len(b) == 1 {
 		tail += uint64(b[0]) << 8
 	}
-	s, c2 := bits.Add64(s, tail, c)
-	s += c2 // s is small when c2 is 1
+	s, c = bits.Add64(s, tail, c)
+	s += c // s is small when c is 1
 	// Fold s to 32 bits before adding it to acc so acc cannot overflow.
 	return acc + (s >> 32) + (s & 0xffffffff)
 }

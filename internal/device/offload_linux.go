@@ -73,6 +73,7 @@ type OffloadTUN struct {
 	rmu     sync.Mutex
 	rbuf    []byte // one read with its virtio header
 	pending int    // bytes in rbuf that the last Read had no room for
+	whole   atomic.Bool
 
 	wmu sync.Mutex
 	gro *coalescer
@@ -263,7 +264,10 @@ func (t *OffloadTUN) ioError(op string, err error) error {
 
 // Read waits for the first datagram, then takes what else the kernel has
 // queued, until bufs are full or nothing is left: one read system call per
-// datagram or super-packet, never a wait once something is in hand.
+// datagram or super-packet, never a wait once something is in hand. Offer
+// BatchSize buffers: a super-packet with more segments than all of them
+// hold is dropped and counted (OffloadStats.Bad); one that only does not
+// fit the buffers left waits for the next Read.
 func (t *OffloadTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	t.rmu.Lock()
 	defer t.rmu.Unlock()
@@ -315,25 +319,45 @@ func (t *OffloadTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	return count, nil
 }
 
+// SetWhole makes Read hand over super-packets whole, as the kernel made
+// them, each with its virtio_net_hdr in the VirtioNetHdrLen bytes before
+// it (Read's offset must then be at least Headroom): for a stack that
+// takes a super-segment in one piece. Such a datagram may be up to 64 KiB
+// (give buffers offset+65535 bytes; a super-packet that does not fit is
+// split after all), and its TCP checksum is partial when the header says
+// VirtioNeedsCsum: the kernel made it and vouches for it. Datagrams that
+// are not super-packets come whole too, with their header, their
+// checksums as the kernel left them. A device without VnetHdr has no
+// super-packets and no headers: it reads as before.
+func (t *OffloadTUN) SetWhole(whole bool) { t.whole.Store(whole) }
+
 // deliver splits one read (virtio header and datagram) into bufs from
-// index count on and returns the new count, or -1 if it does not fit the
-// buffers left and some are already filled.
+// index count on (or copies it whole, see SetWhole) and returns the new
+// count, or -1 if it does not fit the buffers left and some are already
+// filled.
 func (t *OffloadTUN) deliver(in []byte, bufs [][]byte, sizes []int, offset, count int) int {
 	hdr, err := DecodeVirtioNetHdr(in)
 	if err != nil {
 		t.bad.Add(1)
 		return count
 	}
+	if hdr.GSOType != VirtioGSONone {
+		t.superPkts.Add(1)
+	}
+	if t.whole.Load() && offset >= Headroom && len(bufs[count])-offset >= len(in)-VirtioNetHdrLen {
+		sizes[count] = copy(bufs[count][offset-Headroom:], in) - VirtioNetHdrLen
+		return count + 1
+	}
 	k, err := SplitGSO(hdr, in[VirtioNetHdrLen:], bufs[count:], sizes[count:], offset)
 	if errors.Is(err, ErrTooManySegments) && count > 0 {
+		if hdr.GSOType != VirtioGSONone {
+			t.superPkts.Add(^uint64(0)) // counted again when it is delivered
+		}
 		return -1
 	}
 	if err != nil {
 		t.bad.Add(1)
 		return count
-	}
-	if hdr.GSOType != VirtioGSONone {
-		t.superPkts.Add(1)
 	}
 	return count + k
 }

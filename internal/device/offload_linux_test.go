@@ -45,14 +45,29 @@ type tcpPeer struct {
 	sndNxt, rcvNxt uint32
 	bufs           [][]byte
 	sizes          []int
-	wbuf           [][]byte
+
+	// whole: the device hands super-packets over whole (SetWhole); read
+	// splits them itself and counts the largest.
+	whole   bool
+	largest int
+	segs    [][]byte
+	segSize []int
 }
 
-func newTCPPeer(t *testing.T, dev *device.OffloadTUN, remote netip.AddrPort) *tcpPeer {
+func newTCPPeer(t *testing.T, dev *device.OffloadTUN, remote netip.AddrPort, whole bool) *tcpPeer {
 	p := &tcpPeer{t: t, dev: dev, local: netip.AddrPortFrom(offloadLab, 40000), remote: remote, sndNxt: 1000,
-		bufs: make([][]byte, dev.BatchSize()), sizes: make([]int, dev.BatchSize())}
+		bufs: make([][]byte, dev.BatchSize()), sizes: make([]int, dev.BatchSize()), whole: whole}
+	size := dev.MTU()
+	if whole {
+		dev.SetWhole(true)
+		size = device.Headroom + 65535
+		p.segs, p.segSize = make([][]byte, device.OffloadBatch), make([]int, device.OffloadBatch)
+		for i := range p.segs {
+			p.segs[i] = make([]byte, dev.MTU())
+		}
+	}
 	for i := range p.bufs {
-		p.bufs[i] = make([]byte, dev.MTU())
+		p.bufs[i] = make([]byte, size)
 	}
 	return p
 }
@@ -84,11 +99,32 @@ func (p *tcpPeer) write(bufs ...[]byte) {
 // checked with gopacket: no larger than the MTU, checksums good.
 func (p *tcpPeer) read() []*layers.TCP {
 	p.t.Helper()
-	n, err := p.dev.Read(p.bufs, p.sizes, 0)
+	offset := 0
+	if p.whole {
+		offset = device.Headroom
+	}
+	n, err := p.dev.Read(p.bufs, p.sizes, offset)
 	require.NoError(p.t, err)
-	var segs []*layers.TCP
+	datagrams := make([][]byte, 0, n)
 	for i := range n {
-		b := p.bufs[i][:p.sizes[i]]
+		b := p.bufs[i][offset : offset+p.sizes[i]]
+		if !p.whole {
+			datagrams = append(datagrams, b)
+			continue
+		}
+		// What SetWhole hands over: the kernel's virtio header, then the
+		// datagram as the kernel made it. Split it as the stack would.
+		hdr, err := device.DecodeVirtioNetHdr(p.bufs[i])
+		require.NoError(p.t, err)
+		p.largest = max(p.largest, len(b))
+		k, err := device.SplitGSO(hdr, b, p.segs, p.segSize, 0)
+		require.NoError(p.t, err)
+		for j := range k {
+			datagrams = append(datagrams, bytes.Clone(p.segs[j][:p.segSize[j]]))
+		}
+	}
+	var segs []*layers.TCP
+	for _, b := range datagrams {
 		require.LessOrEqual(p.t, len(b), p.dev.MTU(), "a datagram larger than the MTU reached the caller")
 		pkt := gopacket.NewPacket(bytes.Clone(b), layers.LayerTypeIPv4, gopacket.Default)
 		tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
@@ -167,9 +203,11 @@ func TestOffloadTUNAgainstLinux(t *testing.T) {
 		name    string
 		want    device.Offloads
 		offload bool
+		whole   bool
 	}{
-		{"with offloads: super-packets in, split; segments out, joined", device.AllOffloads, true},
-		{"without offloads: a datagram per read and per write", 0, false},
+		{"with offloads: super-packets in, split; segments out, joined", device.AllOffloads, true, false},
+		{"with offloads: super-packets handed over whole", device.AllOffloads, true, true},
+		{"without offloads: a datagram per read and per write", 0, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
@@ -211,17 +249,22 @@ func TestOffloadTUNAgainstLinux(t *testing.T) {
 					upload <- got
 				})
 
-				p := newTCPPeer(t, dev, netip.MustParseAddrPort(l.Addr().String()))
+				p := newTCPPeer(t, dev, netip.MustParseAddrPort(l.Addr().String()), tc.whole)
 				p.connect()
 				before := dev.OffloadStats()
 				got := p.receive(down)
 				require.True(t, bytes.Equal(pattern(down), got[:down]), "the download arrived changed")
 				st, in := dev.OffloadStats(), dev.Stats()
 				t.Logf("download: %d datagrams in %d reads, %d of them super-packets", in.Read, st.ReadCalls, st.SuperPackets)
-				if tc.offload {
+				switch {
+				case tc.whole:
+					require.NotZero(t, st.SuperPackets-before.SuperPackets, "the kernel sent no super-packet")
+					require.Greater(t, p.largest, dev.MTU(), "super-packets come whole, larger than the MTU")
+					require.Equal(t, in.Read, st.ReadCalls, "one datagram per read: nothing split")
+				case tc.offload:
 					require.NotZero(t, st.SuperPackets-before.SuperPackets, "the kernel sent no super-packet")
 					require.Greater(t, in.Read, 2*st.ReadCalls, "super-packets should carry many segments each")
-				} else {
+				default:
 					require.Zero(t, st.SuperPackets)
 					require.Equal(t, in.Read, st.ReadCalls, "a plain device reads one datagram per call")
 				}
@@ -297,7 +340,7 @@ func TestOffloadTUNFallsBack(t *testing.T) {
 				l.Close()
 				watchdog := time.AfterFunc(time.Minute, func() { dev.Close() })
 				defer watchdog.Stop()
-				p := newTCPPeer(t, dev, netip.AddrPortFrom(offloadLab, 80))
+				p := newTCPPeer(t, dev, netip.AddrPortFrom(offloadLab, 80), false)
 				go func() {
 					d := net.Dialer{Timeout: 5 * time.Second}
 					if c, err := d.Dial("tcp4", net.JoinHostPort(offloadLab.String(), "80")); err == nil {
@@ -315,4 +358,27 @@ func TestOffloadTUNFallsBack(t *testing.T) {
 			})
 		})
 	}
+}
+
+func TestOffloadTUNClose(t *testing.T) {
+	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+		dev := openOffloadLink(t, device.AllOffloads)
+		errc := make(chan error)
+		go func() {
+			bufs, sizes := [][]byte{make([]byte, 1500)}, []int{0}
+			_, err := dev.Read(bufs, sizes, 0)
+			errc <- err
+		}()
+		require.NoError(t, dev.Close())
+		select {
+		case err := <-errc:
+			require.ErrorIs(t, err, net.ErrClosed, "a blocked reader is released")
+		case <-time.After(time.Minute):
+			t.Fatal("Close did not release the reader")
+		}
+		_, err := dev.Write([][]byte{make([]byte, device.Headroom+40)}, device.Headroom)
+		require.ErrorIs(t, err, net.ErrClosed)
+		_, err = net.InterfaceByName("tun148")
+		require.Error(t, err, "a TUN device that was not persistent goes when closed")
+	})
 }
