@@ -477,6 +477,7 @@ func TestReceiverRST(t *testing.T) {
 			expectError(true),
 			expectRST(true),
 		}},
+		// Fails on the catalogue's rst-segment-taken-in.
 		{"a RST segment is only a reset: its SYN, data and FIN are not taken in", 4000, []step{
 			receive(segment(isn).syn().data("x").rst()),
 			expectNoAckno(),
@@ -485,6 +486,7 @@ func TestReceiverRST(t *testing.T) {
 			expectBytesPushed(0),
 			expectMessage(ReceiverMessage{ACK: true, Ackno: isn + 1, WindowSize: 4000, RST: true}),
 		}},
+		// Fails on the catalogue's error-stops-receiver.
 		{"segments after a RST are still taken in", 4000, []step{
 			receive(segment(isn).syn()),
 			receive(segment(isn + 1).rst()),

@@ -336,6 +336,8 @@ func newRig(capacity uint64) *rig {
 // fuzzer makes up: the first byte is the capacity, the next four the ISN,
 // the next the stream's length; then every four bytes are one op.
 func FuzzReceiver(f *testing.F) {
+	// Both seeds fail on the catalogue's ackno-forgets-syn; the first on
+	// rst-ignored too.
 	f.Add([]byte{8, 0xff, 0xff, 0xff, 0xfe, 10, 1, 0, 3, 0, 0, 2, 4, 0, 2, 5, 5, 5, 4, 4, 0, 0})
 	f.Add([]byte{3, 0, 0, 0, 0, 6, 1, 0, 0, 0, 16, 4, 2, 0, 0, 3, 1, 0, 8, 0, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
