@@ -49,6 +49,30 @@ func (m *model) unwrap(seqno Wrap32, checkpoint uint64) uint64 {
 	return best
 }
 
+// finEnd is the end of the stream that msg would set: it carries a FIN the
+// receiver takes in.
+func (m *model) finEnd(msg SenderMessage) (uint64, bool) {
+	if !msg.FIN || msg.RST || !m.synSeen && !msg.SYN {
+		return 0, false
+	}
+	isn := m.isn
+	if !m.synSeen {
+		isn = msg.Seqno
+	}
+	saved := m.isn
+	m.isn = isn
+	abs := m.unwrap(msg.Seqno, m.written+1)
+	m.isn = saved
+	if !msg.SYN && abs == 0 {
+		return 0, false
+	}
+	first := abs - 1
+	if msg.SYN {
+		first = abs
+	}
+	return first + uint64(len(msg.Payload)), true
+}
+
 // receive follows the handout's rules, in the handout's order.
 func (m *model) receive(msg SenderMessage) {
 	if msg.RST {
@@ -183,6 +207,12 @@ func receiverScript(isn Wrap32, text string, capacity uint64, ops []rop) []step 
 			m.read += n
 		} else {
 			msg := o.message(isn, text)
+			if end, ok := m.finEnd(msg); ok && m.hasEnd && end != m.end {
+				// After a stray SYN moved the ISN, a FIN that started
+				// before it unwraps far away: a second end, which the
+				// reassembler's handout lets it assume never comes.
+				continue
+			}
 			steps = append(steps, receive(seg{msg: msg, label: labelOf(msg.Payload)}))
 			m.receive(msg)
 		}
@@ -336,6 +366,8 @@ func newRig(capacity uint64) *rig {
 // fuzzer makes up: the first byte is the capacity, the next four the ISN,
 // the next the stream's length; then every four bytes are one op.
 func FuzzReceiver(f *testing.F) {
+	// Both seeds fail on the catalogue's ackno-forgets-syn; the first on
+	// rst-ignored too.
 	f.Add([]byte{8, 0xff, 0xff, 0xff, 0xfe, 10, 1, 0, 3, 0, 0, 2, 4, 0, 2, 5, 5, 5, 4, 4, 0, 0})
 	f.Add([]byte{3, 0, 0, 0, 0, 6, 1, 0, 0, 0, 16, 4, 2, 0, 0, 3, 1, 0, 8, 0, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -59,6 +59,7 @@ func TestScore(t *testing.T) {
 		dir + "/bytestream.go:65:8 CONDITIONALS_BOUNDARY": "equivalent",
 		dir + "/bytestream.go:60:7 CONDITIONALS_NEGATION": "stale: it is killed",
 		"labs/1-reassembler/reassembler.go:1:1 X":         "another lab's: not stale here",
+		dir + "/bytestream.go:99:1 INVERT_NEGATIVES":      "timed out: not stale either",
 	}
 	r := score(dir, results, equivalent)
 	require.Equal(t, 1, r.killed)
