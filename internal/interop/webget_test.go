@@ -85,7 +85,11 @@ func pythonServer(t *testing.T, env *sandbox.Env, dir string) string {
 		cmd.Wait()
 	})
 	// It says "Serving HTTP on 169.254.144.1 port 41235 (...)" once it
-	// listens.
+	// listens, within a second or two; if it exits first, its stdout ends
+	// and so does the wait, and one that says nothing is killed.
+	const within = 30 * time.Second
+	silent := time.AfterFunc(within, func() { cmd.Process.Kill() })
+	defer silent.Stop()
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
 		if m := servingRE.FindStringSubmatch(lines.Text()); m != nil {
@@ -96,7 +100,7 @@ func pythonServer(t *testing.T, env *sandbox.Env, dir string) string {
 			return fmt.Sprintf("http://%s:%s", env.KernelAddr, m[1])
 		}
 	}
-	t.Fatalf("python3 -m http.server never said it was serving: %v", lines.Err())
+	t.Fatalf("python3 -m http.server exited, or said nothing for %v, before it said it was serving: %v", within, lines.Err())
 	return ""
 }
 
