@@ -28,6 +28,8 @@ var Catalogue = []Mutant{
 
 	one("push-ignored-in-error", 0, "Push ignores bytes once the stream is in error, as it does once it is closed",
 		bytestreamGo, "	if w.closed {\n		return\n	}\n	n :=", "	if w.closed || w.err {\n		return\n	}\n	n :="),
+	one("push-allocates", 0, "Push copies the bytes into a new slice before storing them: right, but it allocates on every push",
+		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	tmp := append([]byte(nil), data[:n]...)\n	c := copy(w.buf[at:], tmp)\n	copy(w.buf, tmp[c:])\n"),
 	one("ring-wrap-lost", 0, "the bytes of a push that runs past the end of the ring buffer are lost instead of wrapping to its start",
 		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	copy(w.buf[at:], data[:n])\n"),
 

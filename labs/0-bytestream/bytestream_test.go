@@ -143,6 +143,30 @@ func peekDoesNotCopy() step {
 	})
 }
 
+// pushPopAllocatesNothing checks that a stream, once made, moves bytes
+// without allocating: rounds of push, peek and pop of sizes that walk the
+// bytes across the buffer's end. (A stream that appends to a slice and
+// re-slices it from the front passes every other lab 0 check and then
+// fails the later labs' TestSteadyStateAllocatesNothing.)
+func pushPopAllocatesNothing() step {
+	return harness.Check("push, peek and pop allocate nothing", func(s *bytestream.ByteStream) error {
+		data := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+		round := func() {
+			for n := 1; n <= len(data); n += 7 {
+				s.Writer().Push(data[:n])
+				for s.Reader().BytesBuffered() > 0 {
+					s.Reader().Pop(uint64(len(s.Reader().Peek())))
+				}
+			}
+		}
+		round() // a stream may take its memory on first use
+		if n := testing.AllocsPerRun(100, round); n != 0 {
+			return fmt.Errorf("a round of pushes and pops allocated %v times; the stream should allocate its buffer once and reuse it", n)
+		}
+		return nil
+	})
+}
+
 type scenario struct {
 	name     string
 	capacity uint64
@@ -316,5 +340,6 @@ func TestByteStreamPeek(t *testing.T) {
 			push("abcd"), pop(3), push("efg"), peek("defg"), bytesPopped(3), bytesBuffered(4), read("defg"),
 		}},
 		{"peek returns a view, not a copy", 64, []step{push("view me"), peekDoesNotCopy(), read("view me")}},
+		{"pushes and pops reuse the stream's memory", 64, []step{pushPopAllocatesNothing(), bytesBuffered(0)}},
 	})
 }
