@@ -274,12 +274,12 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	// A suite that takes only some of its package's tests runs just those,
 	// unless -run asks for others: then -run picks, and the suite keeps the
 	// ones that are its own.
-	var own *regexp.Regexp
+	var own []*regexp.Regexp
 	switch {
 	case g.cfg.run != nil:
 		o.Run = g.cfg.run.String()
 		if s.tests != "" {
-			own = regexp.MustCompile(s.tests)
+			own = levels(s.tests)
 		}
 	case s.tests != "":
 		o.Run = s.tests
@@ -293,7 +293,7 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	}
 	var cs []check
 	for _, r := range rs {
-		if own != nil && !own.MatchString(strings.SplitN(r.Name, "/", 2)[0]) {
+		if own != nil && !matchLevels(own, r.Name) {
 			continue
 		}
 		c := check{suite: s, name: r.Name, status: r.Status, elapsed: r.Elapsed, output: r.Output}
@@ -306,6 +306,28 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 		cs = append(cs, c)
 	}
 	return cs
+}
+
+// levels splits a go test -run pattern at its slashes, one pattern per
+// level of a subtest's name, as go test matches them.
+func levels(pattern string) []*regexp.Regexp {
+	var res []*regexp.Regexp
+	for _, p := range strings.Split(pattern, "/") {
+		res = append(res, regexp.MustCompile(p))
+	}
+	return res
+}
+
+// matchLevels reports whether the test called name is one that the
+// pattern's levels select: each level of its name matches the pattern's
+// level (a name with fewer levels than the pattern would run its subtests).
+func matchLevels(levels []*regexp.Regexp, name string) bool {
+	for i, part := range strings.Split(name, "/") {
+		if i < len(levels) && !levels[i].MatchString(part) {
+			return false
+		}
+	}
+	return true
 }
 
 // brokenPackage is the one check that stands for a package that could not

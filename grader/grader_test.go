@@ -398,3 +398,19 @@ func TestProgressLineFitsATerminal(t *testing.T) {
 	require.LessOrEqual(t, len([]rune(line)), 78)
 	require.Regexp(t, `^\[10/11\] internal/interop \d+s: 12 done, running TestTransfersWithLinux/x+…$`, line, "the clock survives the cut")
 }
+
+func TestSuiteTestsMatchLevelByLevel(t *testing.T) {
+	kernel := levels("^TestWebget$/kernel")
+	cases := []struct {
+		name string
+		want bool
+	}{
+		{"TestWebget/--stack_kernel_fetches_over_the_kernel's_TCP", true},
+		{"TestWebget/fetches_1_MiB_from_python's_http.server,_bytes_intact", false},
+		{"TestWebgetWithoutPermissionToOpenTUN", false},
+		{"TestWebget", true},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, matchLevels(kernel, c.name), c.name)
+	}
+}
