@@ -138,3 +138,22 @@ func TestRunLeavesOutAnEmptyPicture(t *testing.T) {
 	}()
 	require.Equal(t, "\n✗ 1. expect fails\n      no\n", r.msg)
 }
+
+func TestFailOnPanicFailsTheTestInstead(t *testing.T) {
+	r := &recorder{}
+	func() {
+		defer func() { _ = recover() }() // the recorder's Fatal panics to stop
+		func() {
+			defer FailOnPanic(r)
+			var m map[string]int
+			m["x"] = 1
+		}()
+	}()
+	require.Contains(t, r.msg, "panic: assignment to entry in nil map")
+
+	r = &recorder{}
+	func() {
+		defer FailOnPanic(r)
+	}()
+	require.Empty(t, r.msg, "no panic, no failure")
+}
