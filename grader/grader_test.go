@@ -414,3 +414,39 @@ func TestSuiteTestsMatchLevelByLevel(t *testing.T) {
 		require.Equal(t, c.want, matchLevels(kernel, c.name), c.name)
 	}
 }
+
+// A connection that answers only segments carrying payload (one line) fails
+// the lecture's scenarios; the checks against Linux are then not run at all
+// (nothing is built for them), and the report stays short.
+func TestAnUnfinishedConnectionIsNotRunAgainstLinux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("copies the tree and runs the lecture's scenarios")
+	}
+	// Checked once per process: this test is the grader's only caller.
+	t.Setenv("TCPLAB_SANDBOX_DISABLE", "1")
+	root, err := findRoot("")
+	require.NoError(t, err)
+	tree := t.TempDir()
+	require.NoError(t, overlayOfficial(root, tree, nil))
+	file := filepath.Join(tree, "labs/4-connection/connection.go")
+	src, err := os.ReadFile(file)
+	require.NoError(t, err)
+	buggy := strings.Replace(string(src), "if !sent && (m.SequenceLength() > 0 || keepAlive) {", "if !sent && (len(m.Sender.Payload) > 0 || keepAlive) {", 1)
+	require.NotEqual(t, string(src), buggy, "the bug applies")
+	require.NoError(t, os.WriteFile(file, []byte(buggy), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-dir", tree, "check4", "-run", "TestLecture"}, &stdout, &stderr)
+	out := stdout.String()
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, stderr.String())
+	require.Contains(t, out, "your TCP against Linux's (internal/interop)\n  ✗ not run: these need your whole TCP")
+	require.Contains(t, out, "webget over your TCP (internal/interop)\n  ✗ not run:")
+	require.NotContains(t, stderr.String(), "internal/interop: building", "nothing is built for the checks against Linux")
+	// The first failure in full, with the ladder of both sides and their
+	// states; the rest a line each.
+	require.Regexp(t, `(?m)^ +A +B$`, out)
+	require.Contains(t, out, "SYN_RECEIVED")
+	require.Contains(t, out, "✗ 6. B: expect sent [ACK seqno=6970 ackno=1001 win=64000]")
+	require.Contains(t, out, "one check at a time: go run ./grader check4 -run '^TestLecture$/^")
+	require.Less(t, strings.Count(out, "\n"), 100, "%s", out)
+}
