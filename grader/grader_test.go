@@ -273,8 +273,8 @@ func TestWholeStackChecksWaitForTheConnection(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := &grading{sandboxAvailable: func() error { return c.sandbox }}
-			got, gated := g.gate(c.s, c.connected)
+			withSandbox(t, c.sandbox)
+			got, gated := (&grading{}).gate(c.s, c.connected)
 			require.Equal(t, c.gated, gated)
 			if gated {
 				require.Equal(t, c.want, got.status)
@@ -422,8 +422,7 @@ func TestAnUnfinishedConnectionIsNotRunAgainstLinux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("copies the tree and runs the lecture's scenarios")
 	}
-	// Checked once per process: this test is the grader's only caller.
-	t.Setenv("TCPLAB_SANDBOX_DISABLE", "1")
+	withSandbox(t, errors.New("sandbox unavailable: disabled by the test"))
 	root, err := findRoot("")
 	require.NoError(t, err)
 	tree := t.TempDir()
@@ -449,4 +448,12 @@ func TestAnUnfinishedConnectionIsNotRunAgainstLinux(t *testing.T) {
 	require.Contains(t, out, "✗ 6. B: expect sent [ACK seqno=6970 ackno=1001 win=64000]")
 	require.Contains(t, out, "one check at a time: go run ./grader check4 -run '^TestLecture$/^")
 	require.Less(t, strings.Count(out, "\n"), 100, "%s", out)
+}
+
+// withSandbox makes the grader see the sandbox as available (err nil) or
+// not, for the rest of the test.
+func withSandbox(t *testing.T, err error) {
+	saved := sandboxAvailable
+	sandboxAvailable = func() error { return err }
+	t.Cleanup(func() { sandboxAvailable = saved })
 }
