@@ -145,11 +145,10 @@ func TestFailOnPanicFailsTheTestInstead(t *testing.T) {
 		defer func() { _ = recover() }() // the recorder's Fatal panics to stop
 		func() {
 			defer FailOnPanic(r)
-			var m map[string]int
-			m["x"] = 1
+			panic("lab code gave up")
 		}()
 	}()
-	require.Contains(t, r.msg, "panic: assignment to entry in nil map")
+	require.Equal(t, "panic: lab code gave up", r.msg)
 
 	r = &recorder{}
 	func() {
