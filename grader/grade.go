@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"tcplab/internal/gotest"
@@ -37,6 +38,9 @@ type grading struct {
 	warnings []string
 	failure  error     // the grader could not finish
 	progress *progress // nil: silent
+	// credential is the user the tests run as (-run-as), nil for the
+	// grader's own.
+	credential *syscall.Credential
 	// log is what Gradescope shows above the tests: every line printed but
 	// the failure details, which each test's own output carries.
 	log strings.Builder
@@ -71,6 +75,10 @@ func (g *grading) grade(ctx context.Context) int {
 		return 2
 	}
 	g.root = root
+	if err := g.lookUpRunAs(); err != nil {
+		g.fatal(err)
+		return 2
+	}
 	todo := stageSuites(g.cfg.stage)
 	for _, s := range todo {
 		if _, err := os.Stat(filepath.Join(root, s.pkg)); err != nil {
@@ -97,6 +105,11 @@ func (g *grading) grade(ctx context.Context) int {
 			return 2
 		}
 		g.root = tmp
+		isolateGoEnv()
+		if err := g.shareCopy(tmp); err != nil {
+			g.fatal(err)
+			return 2
+		}
 	}
 	for _, w := range g.warnings {
 		if g.cfg.official {
@@ -106,6 +119,7 @@ func (g *grading) grade(ctx context.Context) int {
 		}
 		g.printf("%s %s\n", yellow("warning:"), w)
 	}
+	refused := g.checkLabCode()
 
 	passedPkg := map[string]bool{} // package → all its test checks passed
 	defer g.progress.close()
@@ -114,20 +128,31 @@ func (g *grading) grade(ctx context.Context) int {
 			continue
 		}
 		gatedCheck, gated := g.gate(s, passedPkg)
-		if !gated {
+		why := refused.reason(s)
+		collapsed := gated || why != "" // one reason stands for the suite
+		if !collapsed {
 			g.progress.suite(i+1, len(todo), s)
 		}
 		g.printf("%s\n", bold(fmt.Sprintf("%s (%s)", s.name, s.pkg)))
 		var cs []check
 		if gated {
 			cs = []check{gatedCheck}
+		} else if why != "" {
+			cs = g.refusedChecks(s, why)
+		} else if s.bench != "" {
+			cs = g.runSpeed(ctx, s, passedPkg)
 		} else {
-			if s.bench != "" {
-				cs = g.runSpeed(ctx, s, passedPkg)
-			} else {
-				cs = g.runTests(ctx, s)
-				passedPkg[s.pkg] = !anyFailed(cs)
-			}
+			cs = g.runTests(ctx, s)
+		}
+		// What a student reads of a gated or refused suite is its one
+		// reason; what it scores is every official check, each failed or
+		// skipped for it.
+		shown := cs
+		if g.cfg.run == nil {
+			cs = complete(s, theManifest.checks(s), cs)
+		}
+		if s.bench == "" && !gated {
+			passedPkg[s.pkg] = !anyFailed(cs)
 		}
 		if ctx.Err() != nil {
 			g.fatal(fmt.Errorf("interrupted"))
@@ -143,7 +168,10 @@ func (g *grading) grade(ctx context.Context) int {
 				}
 			}
 		}
-		g.report(cs)
+		if !collapsed {
+			shown = cs
+		}
+		g.report(shown)
 		g.checks = append(g.checks, cs...)
 		if g.cfg.stop && anyFailed(cs) {
 			g.printf("stopping at the first failure (-stop)\n")
@@ -268,6 +296,8 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 		Timeout:  max(g.cfg.timeout, s.timeout),
 		Budget:   max(g.cfg.pkgTimeout, 2*s.timeout),
 		Progress: g.progress.update,
+
+		Credential: g.credential,
 	}
 	// A suite that takes only some of its package's tests runs just those,
 	// unless -run asks for others: then -run picks, and the suite keeps the
@@ -360,6 +390,8 @@ func (g *grading) runSpeed(ctx context.Context, s suite, passedPkg map[string]bo
 		Timeout:  g.cfg.timeout,
 		Budget:   g.cfg.pkgTimeout,
 		Progress: g.progress.update,
+
+		Credential: g.credential,
 	}
 	rs, err := gotest.Run(ctx, o)
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"tcplab/internal/attacks"
 	"tcplab/internal/mutants"
 )
 
@@ -37,6 +38,7 @@ func usage() {
 	fmt.Fprintf(os.Stderr, `usage: go run ./grader [flags] check0|check1|check2|check3|check4|all [flags]
        go run ./grader sync-official   (instructors: refresh the official tests)
        go run ./grader mutants [flags] (instructors: do the checks catch the known bugs?)
+       go run ./grader attacks [flags] (instructors: can lab code forge its grade?)
 
 flags:
 `)
@@ -59,6 +61,7 @@ type config struct {
 	jsonPath    string    // Gradescope results.json ("-": stdout)
 	jsonOut     io.Writer // where -json - writes
 	race        bool
+	runAs       string // run the tests as this user (Gradescope)
 	stdout      io.Writer
 	stderr      io.Writer
 }
@@ -70,6 +73,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "mutants" {
 		return mutantsMain(args[1:], stdout, stderr, mutants.Catalogue)
+	}
+	if len(args) > 0 && args[0] == "attacks" {
+		return attacksMain(args[1:], stdout, stderr, attacks.Catalogue)
 	}
 	fs := flag.NewFlagSet("grader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -87,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.officialDir, "official-dir", "", "grade with the test files of the reference tree `DIR` (implies -official)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write a Gradescope results.json to `FILE` (-: to stdout, instead of the report)")
 	fs.BoolVar(&c.race, "race", false, "run the tests with the race detector")
+	fs.StringVar(&c.runAs, "run-as", "", "run the tests as `USER`, who must not be able to write the results (the grader runs as root; see grader/README.md)")
 	words, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2

@@ -61,8 +61,8 @@ func (g *grading) report(cs []check) {
 		}
 		return
 	}
-	if len(cs) == 1 && cs[0].name == "not run" {
-		// Gated before it was built: the reason is the whole story.
+	if len(cs) == 1 && (cs[0].name == "not run" || cs[0].name == "lab code") {
+		// Gated or refused before it was built: the reason is the whole story.
 		if cs[0].status == gotest.Skip {
 			g.printf("  %s %s\n", mark(cs[0].status), yellow("skipped: "+cs[0].detail))
 		} else {

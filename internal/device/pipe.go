@@ -9,7 +9,7 @@ import (
 )
 
 // PipeQueue is how many datagrams each direction of a Pipe holds before
-// Write starts dropping, like a router's interface queue.
+// Write waits for the reader.
 const PipeQueue = 1024
 
 // Stats counts what a device did. Devices that keep counters (the pipe, the
@@ -17,7 +17,7 @@ const PipeQueue = 1024
 type Stats struct {
 	Written uint64 // datagrams accepted by Write (including those later dropped)
 	Read    uint64 // datagrams returned by Read
-	Dropped uint64 // datagrams a full queue (or a closed peer) threw away
+	Dropped uint64 // datagrams thrown away: written toward a closed peer (a pipe never drops for lack of room)
 
 	// Set only by the impairment wrappers.
 	Lost       uint64 // datagrams deliberately not passed on
@@ -26,7 +26,10 @@ type Stats struct {
 }
 
 // StatsOf returns d's counters, or zero Stats when d keeps none.
-func StatsOf(d Device) Stats {
+func StatsOf(d Device) Stats { return statsOf(d) }
+
+// statsOf is StatsOf for any kind of device (a BatchDevice too).
+func statsOf(d any) Stats {
 	if c, ok := d.(interface{ Stats() Stats }); ok {
 		return c.Stats()
 	}
@@ -68,11 +71,15 @@ type pipeEnd struct {
 // read from b and the other way round. It stands in for a TUN device and the
 // kernel in tests, like wireguard-go's tuntest.ChannelTUN.
 //
-// Write copies the datagram, so the caller may reuse its buffer, and never
-// blocks: when the peer's queue already holds PipeQueue datagrams the new one
-// is dropped and counted, as a real link does. Closing one end makes its Read
-// and Write fail with net.ErrClosed; datagrams the peer then writes are
-// dropped.
+// Write copies the datagram, so the caller may reuse its buffer. When the
+// peer's queue already holds PipeQueue datagrams, Write waits until the peer
+// reads one (or either end closes): the pipe stands for a cable and a NIC
+// on one host, which push back on a writer that outruns them rather than
+// lose what it wrote. Loss is the impairment wrappers' job, where a test asks
+// for it; a queue that dropped on its own made tests that never asked for
+// loss depend on how fast the machine was (the lab sender then recovers one
+// segment per timeout). Closing one end makes its Read and Write fail with
+// net.ErrClosed; datagrams the peer then writes are dropped.
 func Pipe(mtu int) (a, b Device) {
 	ab, ba := newLink(), newLink()
 	pa := &pipeEnd{name: "pipe-a", mtu: mtu, in: ba, out: ab, closed: make(chan struct{})}
@@ -119,11 +126,20 @@ func (p *pipeEnd) Write(b []byte) (int, error) {
 	buf = append(buf[:0], b...)
 	select {
 	case p.out.queue <- buf:
+		return len(b), nil
 	default:
+	}
+	select {
+	case p.out.queue <- buf:
+		return len(b), nil
+	case <-p.closed:
+		p.recycle(p.out, buf)
+		return 0, fmt.Errorf("write %s: %w", p.name, net.ErrClosed)
+	case <-p.peer.closed:
 		p.dropped.Add(1)
 		p.recycle(p.out, buf)
+		return len(b), nil
 	}
-	return len(b), nil
 }
 
 func (p *pipeEnd) recycle(l *link, buf []byte) {
@@ -153,5 +169,28 @@ func (p *pipeEnd) Read(b []byte) (int, error) {
 		return n, nil
 	case <-p.closed:
 		return 0, fmt.Errorf("read %s: %w", p.name, net.ErrClosed)
+	}
+}
+
+// tryRead is Read without the wait: ok is false when no datagram is
+// queued. It lets Batch take a pipe's queue in one call.
+func (p *pipeEnd) tryRead(b []byte) (int, bool, error) {
+	select {
+	case <-p.closed:
+		return 0, false, fmt.Errorf("read %s: %w", p.name, net.ErrClosed)
+	default:
+	}
+	select {
+	case buf := <-p.in.queue:
+		n := copy(b, buf)
+		short := len(buf) > len(b)
+		p.recycle(p.in, buf)
+		p.read.Add(1)
+		if short {
+			return n, true, fmt.Errorf("read %s: %d-byte buffer truncated a %d-byte datagram: %w", p.name, len(b), len(buf), io.ErrShortBuffer)
+		}
+		return n, true, nil
+	default:
+		return 0, false, nil
 	}
 }

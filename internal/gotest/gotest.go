@@ -66,6 +66,10 @@ type Options struct {
 	Args    []string      // more go test flags (-benchtime=...)
 	Timeout time.Duration // longest one test or benchmark may run
 	Budget  time.Duration // longest the whole package may take, reruns included
+	// Credential, when set, is the user the go command and the tests run
+	// as: on Gradescope an unprivileged one, which can write neither the
+	// tree being graded nor the results.
+	Credential *syscall.Credential
 	// Progress, when set, hears what the child process is doing, from the
 	// goroutine that called Run: building, then each test as it starts.
 	Progress func(Progress)
@@ -158,7 +162,7 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	// Its own process group, so a timeout kills the test binary too, not
 	// only the go command that started it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: o.Credential}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	// Our own pipe rather than StdoutPipe: reading it can be given a
@@ -176,6 +180,9 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 	}
 	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	watch := binaryWatch{goPid: cmd.Process.Pid}
+	// Whatever the run left behind in its group goes with it, however it
+	// ended: nothing a test started outlives its run.
+	defer kill()
 
 	events := make(chan Event)
 	readErr := make(chan error, 1)
@@ -339,19 +346,46 @@ type Event struct {
 }
 
 func decode(r io.Reader, out chan<- Event) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var ev Event
-		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
-			// Not an event: stray output of a build step. Keep it.
-			out <- Event{Action: "output", Output: string(line) + "\n"}
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := readLine(br, maxLine)
+		if len(line) > 0 {
+			var ev Event
+			if line[0] != '{' || json.Unmarshal(line, &ev) != nil {
+				// Not an event: stray output of a build step, or an
+				// event too long to keep whole. Keep it as output.
+				out <- Event{Action: "output", Output: string(line) + "\n"}
+			} else {
+				out <- ev
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// maxLine bounds the part of one line of the child's output that is read
+// into memory; the rest of a longer line is read and dropped, so a test
+// that prints one endless line neither stops the decoding nor fills memory.
+const maxLine = 16 << 20
+
+// readLine reads one line without its newline, keeping at most max bytes.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if room := max - len(line); room > 0 {
+			line = append(line, frag[:min(len(frag), room)]...)
+		}
+		if err == bufio.ErrBufferFull {
 			continue
 		}
-		out <- ev
+		return bytes.TrimRight(line, "\r\n"), err
 	}
-	return sc.Err()
 }
 
 // test is what the collector knows about one test.
@@ -409,7 +443,7 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+\s+.*)$`)
 func (c *collector) add(ev Event) {
 	switch ev.Action {
 	case "build-output":
-		c.buildOut.WriteString(ev.Output)
+		keep(&c.buildOut, ev.Output)
 		return
 	case "build-fail":
 		c.buildFailed = c.buildOut.String()
@@ -421,10 +455,10 @@ func (c *collector) add(ev Event) {
 			c.started, c.capture = 0, 0
 			c.binaryStarted = true
 		case "output":
-			c.pkgOutput.WriteString(ev.Output)
+			keep(&c.pkgOutput, ev.Output)
 			if c.capture > 0 && c.lastFailed != nil {
 				c.capture--
-				c.lastFailed.failNote += ev.Output
+				c.lastFailed.failNote = capped(c.lastFailed.failNote + ev.Output)
 			}
 			if m := benchLine.FindStringSubmatch(strings.TrimRight(ev.Output, "\n")); m != nil {
 				// A benchmark's result line comes as package output.
@@ -468,6 +502,9 @@ func (c *collector) add(ev Event) {
 			// A result line may come in pieces ("BenchmarkX-8 \t", then
 			// " 1000\t 241 ns/op ...\n").
 			t.benchOut += ev.Output
+			if len(t.benchOut) > maxOutput {
+				t.benchOut = "" // no result line is this long
+			}
 			if !strings.HasSuffix(t.benchOut, "\n") {
 				return
 			}
@@ -486,10 +523,10 @@ func (c *collector) add(ev Event) {
 		}
 		if c.capture > 0 && c.lastFailed != nil && c.lastFailed != t {
 			c.capture--
-			c.lastFailed.failNote += ev.Output
+			c.lastFailed.failNote = capped(c.lastFailed.failNote + ev.Output)
 			return
 		}
-		t.out.WriteString(ev.Output)
+		keep(&t.out, ev.Output)
 		c.notePanic(ev.Output)
 	case "pass", "fail", "skip", "bench":
 		t.running, t.decided = false, true
@@ -634,4 +671,31 @@ func (c *collector) results() []Result {
 		rs = append(rs, Result{Name: t.name, Status: t.status, Elapsed: t.elapsed, Output: out, Bench: t.bench})
 	}
 	return rs
+}
+
+// maxOutput bounds what is kept of any one test's output (and the
+// package's): a test that prints a gigabyte costs the grader a megabyte.
+const maxOutput = 1 << 20
+
+const cutNote = "\n… (output cut: more than 1 MiB)\n"
+
+// keep appends s to b up to maxOutput, then notes the cut once (the note
+// takes b past maxOutput, which ends the writing).
+func keep(b *strings.Builder, s string) {
+	n := b.Len()
+	switch {
+	case n > maxOutput:
+	case n+len(s) <= maxOutput:
+		b.WriteString(s)
+	default:
+		b.WriteString(s[:maxOutput-n])
+		b.WriteString(cutNote)
+	}
+}
+
+func capped(s string) string {
+	if len(s) > maxOutput {
+		return s[:maxOutput] + cutNote
+	}
+	return s
 }

@@ -138,3 +138,14 @@ func TestRunEndsWhenTheBinaryDoes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, syscall.Kill(pid, 0), "the orphan is still alive, so the run did not wait for it to end")
 }
+
+// A flood of output costs the runner a bounded amount of memory, and the
+// tests after it still report.
+func TestFloodIsBounded(t *testing.T) {
+	rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./flood", Timeout: 2 * time.Minute, Budget: 3 * time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, []outcome{{"TestFlood", Pass}, {"TestLater", Pass}}, outcomes(rs))
+	out := rs[0].Output
+	require.LessOrEqual(t, len(out), maxOutput+len(cutNote)+1)
+	require.True(t, strings.Contains(out, "output cut"), "%d bytes kept, ending %q", len(out), out[max(0, len(out)-200):])
+}

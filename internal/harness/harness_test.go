@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -19,6 +20,10 @@ type recorder struct {
 
 func (r *recorder) Helper()           {}
 func (r *recorder) Fatal(args ...any) { r.msg = args[0].(string); panic(r) }
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	panic(r)
+}
 
 func run(steps ...Step[*counter]) (msg string) {
 	r := &recorder{}
@@ -125,6 +130,37 @@ func TestLabFrameIsTheStudentsLine(t *testing.T) {
 	}
 }
 
+func TestShrink(t *testing.T) {
+	// The "bug" shows when an op of 5 or more comes after one of 2 or more.
+	fails := func(ops []int) bool {
+		seen := false
+		for _, o := range ops {
+			if seen && o >= 5 {
+				return true
+			}
+			seen = seen || o >= 2
+		}
+		return false
+	}
+	smaller := func(o int) []int { return []int{o / 2, o - 1} }
+	tests := []struct {
+		name    string
+		ops     []int
+		smaller func(int) []int
+		want    []int
+	}{
+		{"unrelated ops go", []int{9, 1, 3, 8, 0}, nil, []int{3, 8}},
+		{"a failing list of one pair stays", []int{2, 5}, nil, []int{2, 5}},
+		{"simpler ops replace bigger ones", []int{9, 1, 3, 8, 0}, smaller, []int{2, 5}},
+		{"a smaller that never ends is stopped", []int{0, 3, 9}, func(o int) []int { return []int{o} }, []int{3, 9}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, Shrink(tt.ops, fails, tt.smaller))
+		})
+	}
+}
+
 // blank is a subject with nothing to draw yet.
 type blank struct{}
 
@@ -137,6 +173,29 @@ func TestRunLeavesOutAnEmptyPicture(t *testing.T) {
 		Run[blank](r, blank{}, Check("fails", func(blank) error { return errors.New("no") }))
 	}()
 	require.Equal(t, "\n✗ 1. expect fails\n      no\n", r.msg)
+}
+
+func TestRunShrunkReportsTheShortList(t *testing.T) {
+	// Counting to 3 is the bug: the model says the count never exceeds 2.
+	script := func(ops []int) []Step[*counter] {
+		var steps []Step[*counter]
+		n := 0
+		for _, o := range ops {
+			if o == 1 {
+				steps = append(steps, inc())
+				n++
+			}
+			steps = append(steps, count(min(n, 2)))
+		}
+		return steps
+	}
+	r := &recorder{}
+	func() {
+		defer func() { _ = recover() }()
+		RunShrunk[*counter, int](r, "round 9", []int{0, 1, 0, 1, 1, 0, 1, 1}, func() *counter { return &counter{} }, script, nil)
+	}()
+	require.Contains(t, r.msg, "round 9: failed after 8 operations; shrunk to 3:")
+	require.Contains(t, r.msg, "steps so far:\n  1. increment\n  2. expect count\n  3. increment\n  4. expect count\n  5. increment\n✗ 6. expect count")
 }
 
 func TestFailOnPanicFailsTheTestInstead(t *testing.T) {

@@ -179,7 +179,7 @@ func (l *ladderTracer) Observe(dir Dir, at time.Time, b []byte) {
 	if dir == In {
 		side = ladder.B
 	}
-	l.live.Message(since, side, ladder.Message(seg.Message))
+	l.live.Message(since, side, seg.Message)
 }
 
 // Tracer prints one line per TCP segment, the way the lecture labels them:

@@ -28,6 +28,12 @@ type Flow struct {
 	// segments one below what we acknowledged, sent when it has waited
 	// for our window to open and given up waiting.
 	ProbesIn uint64
+	// ZeroWindowSpells counts the times our window closed (a zero window
+	// after an open one). Each spell ends when we advertise an open window
+	// again: ReopenedUnprompted counts the spells we ended by ourselves,
+	// before Linux probed, ProbedSpells those during which Linux probed
+	// (with a stack that never announces its window, every spell).
+	ZeroWindowSpells, ReopenedUnprompted, ProbedSpells uint64
 
 	FINOut, FINIn bool // each side sent its FIN
 	// FINOutAcked: the kernel acknowledged our FIN; FINInAcked: we
@@ -44,6 +50,7 @@ type Flow struct {
 	nxtOut, nxtIn       receiver.Wrap32 // one past the highest seqno each side sent
 	ackOut              receiver.Wrap32 // the last ackno we sent
 	ackedOut            bool
+	zeroSpell, probed   bool // our window is closed; Linux probed since it closed
 }
 
 // Closed reports whether the connection ended the way TCP means it to:
@@ -57,8 +64,9 @@ func (f Flow) Closed() bool {
 func (f Flow) Done() bool { return f.Closed() || f.RSTOut || f.RSTIn }
 
 func (f Flow) String() string {
-	return fmt.Sprintf("%v ⇄ %v: out %d (retx %d, zero windows %d) in %d (retx %d, probes %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v late %d",
-		f.Lab, f.Peer, f.SegmentsOut, f.RetransmitsOut, f.ZeroWindowsOut, f.SegmentsIn, f.RetransmitsIn, f.ProbesIn,
+	return fmt.Sprintf("%v ⇄ %v: out %d (retx %d, zero windows %d in %d spells: %d reopened unprompted, %d probed) in %d (retx %d, probes %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v late %d",
+		f.Lab, f.Peer, f.SegmentsOut, f.RetransmitsOut, f.ZeroWindowsOut, f.ZeroWindowSpells, f.ReopenedUnprompted, f.ProbedSpells,
+		f.SegmentsIn, f.RetransmitsIn, f.ProbesIn,
 		f.FINOut, f.FINOutAcked, f.FINIn, f.FINInAcked, f.RSTOut, f.RSTIn, f.LateRSTs)
 }
 
@@ -114,10 +122,25 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 		peerFIN, peerFINEnd, peerFINAcked = &f.FINOut, &f.finOutEnd, &f.FINOutAcked
 		if f.ackedOut && s.SequenceLength() == 0 && s.Seqno == f.ackOut-1 {
 			f.ProbesIn++
+			if f.zeroSpell && !f.probed {
+				f.probed = true
+				f.ProbedSpells++
+			}
 		}
 	} else {
-		if r.WindowSize == 0 && !seg.IsRST() {
+		switch {
+		case seg.IsRST():
+		case r.WindowSize == 0:
 			f.ZeroWindowsOut++
+			if !f.zeroSpell {
+				f.zeroSpell, f.probed = true, false
+				f.ZeroWindowSpells++
+			}
+		case f.zeroSpell:
+			f.zeroSpell = false
+			if !f.probed {
+				f.ReopenedUnprompted++
+			}
 		}
 		if r.ACK {
 			f.ackOut, f.ackedOut = r.Ackno, true
@@ -132,17 +155,17 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 		}
 	}
 	if n := s.SequenceLength(); n > 0 {
-		if *sent && int32(s.Seqno-*nxt) < 0 {
+		if *sent && s.Seqno.Less(*nxt) {
 			*retx++
 		}
-		if !*sent || int32(end-*nxt) > 0 {
+		if !*sent || nxt.Less(end) {
 			*nxt, *sent = end, true
 		}
 	}
 	if s.FIN {
 		*finSent, *finEnd = true, end
 	}
-	if r.ACK && *peerFIN && int32(r.Ackno-*peerFINEnd) >= 0 {
+	if r.ACK && *peerFIN && !r.Ackno.Less(*peerFINEnd) {
 		*peerFINAcked = true
 	}
 	close(w.changed)

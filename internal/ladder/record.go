@@ -19,14 +19,10 @@ import (
 	"tcplab/labs/2-receiver"
 )
 
-// Message is one segment: both halves of what an endpoint sends. It has
-// connection.Message's shape, so a connection's messages convert with
-// ladder.Message(m); the ladder itself needs only lab 2's halves, so the
-// sender's tests can draw too.
-type Message struct {
-	Sender   receiver.SenderMessage
-	Receiver receiver.ReceiverMessage
-}
+// Message is one segment: both halves of what an endpoint sends. It is lab
+// 2's receiver.Message (and so connection.Message): the ladder needs
+// nothing of lab 4, so the sender's tests can draw too.
+type Message = receiver.Message
 
 // Side is one end of the exchange.
 type Side int
@@ -78,7 +74,7 @@ type Recorder struct {
 	// sent is, per side, one past the highest absolute-ish seqno sent so
 	// far (as a Wrap32 end) and whether anything was sent, to spot
 	// retransmissions.
-	sentEnd [2]uint32
+	sentEnd [2]receiver.Wrap32
 	sentAny [2]bool
 	state   [2]string
 }
@@ -118,15 +114,14 @@ func (r *Recorder) SendReceiverHalf(at time.Duration, side Side, m receiver.Rece
 func (r *Recorder) add(at time.Duration, side Side, s receiver.SenderMessage, label string) int {
 	id := r.nextID
 	r.nextID++
-	seq := uint32(s.Seqno)
-	n := uint32(s.SequenceLength())
+	end := s.Seqno + receiver.Wrap32(s.SequenceLength())
 	retx := false
-	if n > 0 {
+	if s.SequenceLength() > 0 {
 		// Occupying sequence numbers below what this side already sent
-		// means sending them again (int32 compare: they wrap).
-		retx = r.sentAny[side] && int32(seq-r.sentEnd[side]) < 0
-		if !r.sentAny[side] || int32(seq+n-r.sentEnd[side]) > 0 {
-			r.sentEnd[side], r.sentAny[side] = seq+n, true
+		// means sending them again.
+		retx = r.sentAny[side] && s.Seqno.Less(r.sentEnd[side])
+		if !r.sentAny[side] || r.sentEnd[side].Less(end) {
+			r.sentEnd[side], r.sentAny[side] = end, true
 		}
 	}
 	r.rec.Events = append(r.rec.Events, Event{At: at, Kind: Send, Side: side, ID: id, Label: label, Retransmission: retx})

@@ -18,18 +18,12 @@
 // data, fill the receive buffer and advertise a zero window.
 //
 // What the stack adds around a lab Connection, because real peers and real
-// applications need it and the Connection does not do it:
-//   - bare ACKs are coalesced to one per connection per loop turn;
-//   - window updates are sent when the application's reads open the window
-//     (the Connection only ever advertises in answer to a segment);
-//   - a few KiB of the receive buffer are kept out of the advertised window
-//     so that the lab sender's one-byte zero-window probe always fits, and
-//     zero-window ACKs are rate-limited so probe and answer do not
-//     ping-pong;
-//   - segments are cut to the peer's MSS when it is smaller than ours (the
-//     Connection of an active open is made before the SYN-ACK says);
-//   - a closed socket's connection stuck in FIN_WAIT_2 is reset after
-//     Config.OrphanTimeout.
+// applications need it and the Connection does not do it (coalesced and
+// immediate ACKs, window updates, the zero-window reserve, rate limit and
+// probe backoff, the peer's MSS, the resets of RFC 9293 §3.10.7, the orphan
+// timeout, aborting), lives in one type, endpoint (endpoint.go), whose doc
+// comment lists each addition and why. A tcb (tcb.go) is an endpoint plus
+// its place in the connection table and its socket's waiting calls.
 //
 // Time comes from the time package (time.Now and timers), so tests run the
 // whole stack inside testing/synctest bubbles and its timers never flake.

@@ -43,25 +43,30 @@ func newPeer(t *testing.T, cfg Config) (s *Stack, p *peer, stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		buf := make([]byte, 2000)
-		for {
-			n, err := b.Read(buf)
-			if err != nil {
-				return
-			}
-			seg, err := wire.Parse(buf[:n])
-			if err != nil {
-				t.Errorf("the stack sent a datagram that does not parse: %v", err)
-				continue
-			}
-			seg.Sender.Payload = slices.Clone(seg.Sender.Payload)
-			p.in <- seg
-		}
+		p.collect()
 	}()
 	return s, p, func() {
 		s.Close()
 		b.Close()
 		<-done
+	}
+}
+
+// collect queues what the stack sends until the peer's device closes.
+func (p *peer) collect() {
+	buf := make([]byte, 2000)
+	for {
+		n, err := p.dev.Read(buf)
+		if err != nil {
+			return
+		}
+		seg, err := wire.Parse(buf[:n])
+		if err != nil {
+			p.t.Errorf("the stack sent a datagram that does not parse: %v", err)
+			continue
+		}
+		seg.Sender.Payload = slices.Clone(seg.Sender.Payload)
+		p.in <- seg
 	}
 }
 

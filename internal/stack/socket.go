@@ -105,15 +105,20 @@ func (s *Stack) DialAddrPort(ctx context.Context, addr netip.AddrPort) (net.Conn
 	res := make(chan error, 1)
 	var setup error
 	err := s.post(func() {
+		if s.devErr != nil {
+			setup = s.devErr
+			res <- setup
+			return
+		}
 		port, ok := s.ephemeralPort(addr)
 		if !ok {
 			setup = ErrNoPorts
 			res <- setup
 			return
 		}
-		tc = s.newTCB(key{port: port, remote: addr}, s.newConnection(s.mss))
+		tc = s.newTCB(key{port: port, remote: addr}, s.newConnection())
 		tc.dial = res
-		tc.conn.Connect(tc.transmitFn)
+		tc.ep.connect()
 		s.markDirty(tc)
 	})
 	if err != nil {
@@ -151,6 +156,10 @@ func (s *Stack) Listen(port uint16) (net.Listener, error) {
 	}
 	var err error
 	if perr := s.call(func() {
+		if s.devErr != nil {
+			err = s.devErr
+			return
+		}
 		if _, ok := s.listeners[port]; ok || port == 0 {
 			err = ErrAddressInUse
 			return
@@ -166,29 +175,34 @@ func (s *Stack) Listen(port uint16) (net.Listener, error) {
 }
 
 // listener is a net.Listener. queue and done are shared with the loop;
-// pending is the loop's.
+// halfOpen is the loop's. (listen.go has the loop's side of listening.)
 type listener struct {
-	s       *Stack
-	port    uint16
-	addr    *net.TCPAddr
-	queue   chan *tcb // established connections waiting for Accept
-	done    chan struct{}
-	once    sync.Once
-	pending int // connections made for this listener and not yet accepted
+	s        *Stack
+	port     uint16
+	addr     *net.TCPAddr
+	queue    chan *tcb // established connections waiting for Accept
+	done     chan struct{}
+	once     sync.Once
+	halfOpen int   // connections whose handshake has not completed
+	err      error // why it stopped, if not Close (set before done is closed)
 }
+
+// acceptQueueFull reports whether Accept has Backlog connections waiting.
+func (l *listener) acceptQueueFull() bool { return len(l.queue) == cap(l.queue) }
 
 // handOver queues an established connection for Accept, or resets it if
 // the backlog is full or it already failed.
 func (l *listener) handOver(tc *tcb, st connection.State) {
 	tc.listener = nil
+	l.halfOpen--
 	if st == connection.RESET {
-		l.pending--
 		return
 	}
 	select {
 	case l.queue <- tc:
 	default:
-		l.pending--
+		// Only a handshake holdHandshake did not see completes with the
+		// queue full (e.g. the Connection's own timer).
 		tc.abort(ErrAborted)
 	}
 }
@@ -201,16 +215,24 @@ func (l *listener) close() {
 func (l *listener) Accept() (net.Conn, error) {
 	select {
 	case <-l.done:
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+		return nil, l.stopped()
 	default:
 	}
 	select {
 	case tc := <-l.queue:
-		_ = l.s.post(func() { l.pending-- })
 		return newConn(l.s, tc), nil
 	case <-l.done:
-		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: net.ErrClosed}
+		return nil, l.stopped()
 	}
+}
+
+// stopped is Accept's error once the listener stopped.
+func (l *listener) stopped() error {
+	err := l.err
+	if err == nil {
+		err = net.ErrClosed
+	}
+	return &net.OpError{Op: "accept", Net: "tcp", Addr: l.addr, Err: err}
 }
 
 // Close stops listening and resets the connections nobody accepted.
@@ -224,7 +246,6 @@ func (l *listener) Close() error {
 		for {
 			select {
 			case tc := <-l.queue:
-				l.pending--
 				tc.abort(ErrAborted)
 			default:
 				for _, tc := range l.s.conns {
@@ -278,15 +299,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	if len(p) == 0 && !c.closed.Load() {
 		return 0, nil // as a kernel socket does: no waiting for nothing
 	}
-	n, err := c.do(c.rdl, c.tc.rres, func() {
-		c.tc.reading, c.tc.rWaiting = p, true
-		c.s.markDirty(c.tc)
-	}, func() {
-		if c.tc.rWaiting {
-			c.tc.reading, c.tc.rWaiting = nil, false
-			c.tc.rres <- result{err: errCanceled}
-		}
-	})
+	n, err := c.do(c.rdl, &c.tc.read, p)
 	switch err {
 	case nil:
 		return n, nil
@@ -301,26 +314,17 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	n, err := c.do(c.wdl, c.tc.wres, func() {
-		c.tc.writing, c.tc.written, c.tc.wWaiting = p, 0, true
-		c.s.markDirty(c.tc)
-	}, func() {
-		if c.tc.wWaiting {
-			r := result{n: c.tc.written, err: errCanceled}
-			c.tc.writing, c.tc.written, c.tc.wWaiting = nil, 0, false
-			c.tc.wres <- r
-		}
-	})
+	n, err := c.do(c.wdl, &c.tc.write, p)
 	if err != nil {
 		return n, c.opErr("write", err)
 	}
 	return n, nil
 }
 
-// do runs start on the loop and waits for its answer on res. If the
-// deadline passes first, cancel withdraws the request; the loop answers
+// do hands the loop the call pc with buffer p and waits for its answer. If
+// the deadline passes first, the call is withdrawn; the loop answers
 // exactly once either way, so p is never touched after do returns.
-func (c *conn) do(dl *deadline, res chan result, start, cancel func()) (int, error) {
+func (c *conn) do(dl *deadline, pc *pending, p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
@@ -330,16 +334,19 @@ func (c *conn) do(dl *deadline, res chan result, start, cancel func()) (int, err
 		return 0, os.ErrDeadlineExceeded
 	default:
 	}
-	if err := c.s.post(start); err != nil {
+	if err := c.s.post(func() {
+		pc.start(p)
+		c.s.markDirty(c.tc)
+	}); err != nil {
 		return 0, err
 	}
 	var r result
 	select {
-	case r = <-res:
+	case r = <-pc.res:
 	case <-expired:
 		// If the stack closed meanwhile, its shutdown answers instead.
-		_ = c.s.post(cancel)
-		r = <-res
+		_ = c.s.post(func() { pc.finish(errCanceled) })
+		r = <-pc.res
 	}
 	if r.err == errCanceled {
 		r.err = os.ErrDeadlineExceeded
@@ -354,8 +361,8 @@ func (c *conn) CloseWrite() error {
 		return c.opErr("close", net.ErrClosed)
 	}
 	err := c.s.post(func() {
-		c.tc.conn.Outbound().Close()
-		c.tc.conn.Push(c.tc.transmitFn)
+		c.tc.conn().Outbound().Close()
+		c.tc.ep.push()
 		c.s.markDirty(c.tc)
 	})
 	if err != nil {
@@ -373,16 +380,12 @@ func (c *conn) Close() error {
 	}
 	err := c.s.post(func() {
 		tc := c.tc
-		tc.closed = true
-		tc.conn.Outbound().Close()
-		tc.conn.Push(tc.transmitFn)
+		tc.closed, tc.ep.orphan = true, true
+		tc.conn().Outbound().Close()
+		tc.ep.push()
 		c.s.markDirty(tc)
-		if tc.rWaiting {
-			tc.serveRead()
-		}
-		if tc.wWaiting {
-			tc.serveWrite()
-		}
+		tc.serveRead()
+		tc.serveWrite()
 	})
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return c.opErr("close", err)

@@ -11,6 +11,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -41,8 +42,10 @@ type Config struct {
 	// TickInterval is how often connections with something to time (data in
 	// flight, a handshake, a linger) are ticked (default 5ms).
 	TickInterval time.Duration
-	// Backlog is how many connections a listener holds that were not yet
-	// accepted (default 128); SYNs beyond it are ignored.
+	// Backlog bounds each listener's two queues (default 128): established
+	// connections not yet accepted, and half-open ones. Past the first,
+	// SYNs wait for the application; past the second, SYNs are answered
+	// with SYN cookies (listen.go).
 	Backlog int
 	// OrphanTimeout is how long a connection whose socket was closed waits
 	// in FIN_WAIT_2 for the peer's FIN before it is reset (default 60s,
@@ -59,12 +62,6 @@ type Config struct {
 // receiver can advertise a full window while the application still holds
 // some bytes unread.
 const DefaultCapacity = 128 << 10
-
-// Ephemeral ports (RFC 6335) that Dial picks from.
-const (
-	ephemeralFirst = 49152
-	ephemeralLast  = 65535
-)
 
 // defaultMSS is what a peer's SYN without an MSS option allows (RFC 9293).
 const defaultMSS = 536
@@ -88,11 +85,16 @@ type Stats struct {
 
 	QueueFull   uint64 // dropped by the reader: the loop fell too far behind
 	WriteErrors uint64 // device writes that failed
+	ReadErrors  uint64 // device reads that failed (not for a datagram's fault)
 
-	ResetsSent  uint64 // RSTs answering segments for no connection
+	ResetsSent  uint64 // RSTs answering segments for no connection, or unacceptable ACKs in a handshake
 	Retransmits uint64 // segments sent again (by a Connection's timer)
 	Batches     uint64 // batches of received datagrams the loop processed
 	MaxBatch    uint64 // the largest such batch
+
+	CookiesSent     uint64 // SYN-ACKs carrying a SYN cookie (the half-open table was full)
+	CookiesAccepted uint64 // connections made from a returning cookie
+	ListenOverflows uint64 // SYNs and handshake ACKs dropped: the accept queue was full
 }
 
 // Dropped is the total of every drop counter.
@@ -103,8 +105,9 @@ func (s Stats) Dropped() uint64 {
 
 type stats struct {
 	received, sent, notIPv4, notTCP, notForUs, truncated, badLength,
-	badChecksum, fragments, malformed, queueFull, writeErrors, resetsSent,
-	retransmits, batches, maxBatch atomic.Uint64
+	badChecksum, fragments, malformed, queueFull, writeErrors, readErrors, resetsSent,
+	retransmits, batches, maxBatch,
+	cookiesSent, cookiesAccepted, listenOverflows atomic.Uint64
 }
 
 // key identifies a connection: our port and the peer (our address is the
@@ -132,16 +135,20 @@ type Stack struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 	stats   stats
+	cookies cookieJar
 
 	// Owned by the loop.
 	conns     map[key]*tcb
 	last      *tcb // the connection the last datagram was for, if in conns
 	listeners map[uint16]*listener
+	timeWaits map[key]*timeWait // closed connections lingering (timewait.go)
+	ports     *portPicker
 	dirty     []*tcb
 	timed     int // tcbs that need ticks
 	timer     *time.Timer
 	ticking   bool
 	stopping  bool
+	devErr    error // why the device broke, once it did: every connection failed with it
 	lastTick  time.Time
 	txbuf     []byte
 	batch     [][]byte
@@ -187,7 +194,10 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 		exited:    make(chan struct{}),
 		conns:     make(map[key]*tcb),
 		listeners: make(map[uint16]*listener),
+		timeWaits: make(map[key]*timeWait),
+		ports:     newPortPicker(),
 		txbuf:     make([]byte, 0, mtu),
+		cookies:   newCookieJar(time.Now()),
 	}
 	s.rx.limit = cfg.QueueLimit
 	// A callback rather than a channel in the loop's select: one channel
@@ -215,9 +225,12 @@ func (s *Stack) Stats() Stats {
 		Truncated: c.truncated.Load(), BadLength: c.badLength.Load(),
 		BadChecksum: c.badChecksum.Load(), Fragments: c.fragments.Load(),
 		Malformed: c.malformed.Load(), QueueFull: c.queueFull.Load(),
-		WriteErrors: c.writeErrors.Load(), ResetsSent: c.resetsSent.Load(),
+		WriteErrors: c.writeErrors.Load(), ReadErrors: c.readErrors.Load(),
+		ResetsSent:  c.resetsSent.Load(),
 		Retransmits: c.retransmits.Load(),
 		Batches:     c.batches.Load(), MaxBatch: c.maxBatch.Load(),
+		CookiesSent: c.cookiesSent.Load(), CookiesAccepted: c.cookiesAccepted.Load(),
+		ListenOverflows: c.listenOverflows.Load(),
 	}
 }
 
@@ -315,10 +328,15 @@ func (q *rxQueue) recycle(bufs [][]byte) {
 	q.free = append(q.free, bufs...)
 }
 
+// readFailureLimit is how many device reads in a row may fail before the
+// device counts as broken.
+const readFailureLimit = 10
+
 // reader moves datagrams from the device into the queue. It is the only
 // goroutine that reads the device.
 func (s *Stack) reader() {
 	defer s.wg.Done()
+	failures := 0
 	for {
 		buf := s.rx.get(s.mtu)
 		n, err := s.dev.Read(buf)
@@ -332,11 +350,25 @@ func (s *Stack) reader() {
 				return
 			default:
 			}
-			// A datagram too long for the MTU, or a transient device error:
-			// nothing to hand on.
-			s.stats.malformed.Add(1)
+			if errors.Is(err, io.ErrShortBuffer) {
+				// A datagram too long for the MTU: its fault, not the
+				// device's.
+				s.stats.malformed.Add(1)
+				continue
+			}
+			s.stats.readErrors.Add(1)
+			if failures++; failures >= readFailureLimit {
+				// Retrying a device that keeps failing only spins: the
+				// connections learn why instead.
+				s.deviceFailed(fmt.Errorf("%s broke: %w", s.dev.Name(), err))
+				return
+			}
+			// A transient error (an interrupted call) passes; a broken
+			// device fails again at once, so the next tries wait a little.
+			time.Sleep(time.Duration(failures) * time.Millisecond)
 			continue
 		}
+		failures = 0
 		s.stats.received.Add(1)
 		if !s.rx.put(buf[:n]) {
 			s.stats.queueFull.Add(1)
@@ -344,6 +376,23 @@ func (s *Stack) reader() {
 		}
 		s.poke()
 	}
+}
+
+// deviceFailed fails every connection and listener with err, and every
+// later Dial and Listen. Writes may still work, so each connection's peer
+// is sent an RST.
+func (s *Stack) deviceFailed(err error) {
+	_ = s.post(func() {
+		s.devErr = err
+		for _, tc := range s.conns {
+			tc.abort(err) // serve answers its calls and removes it
+		}
+		for port, l := range s.listeners {
+			l.err = err
+			l.close()
+			delete(s.listeners, port)
+		}
+	})
 }
 
 // poke wakes the loop unless a wakeup is already pending.
@@ -423,14 +472,20 @@ func (s *Stack) input(b []byte) {
 		tc = s.conns[k]
 	}
 	if tc == nil {
+		if tw := s.timeWaits[k]; tw != nil {
+			s.timeWaitInput(k, tw, seg)
+			return
+		}
 		l := s.listeners[k.port]
-		if l == nil || !seg.Sender.SYN || seg.Receiver.ACK || seg.IsRST() {
+		if l == nil {
 			s.refuse(seg)
 			return
 		}
-		if tc = s.newPassive(l, k, seg); tc == nil {
+		if tc = s.listenInput(l, k, seg); tc == nil {
 			return
 		}
+	} else if s.holdHandshake(tc, seg) {
+		return
 	}
 	s.last = tc
 	tc.receive(seg)
@@ -486,34 +541,13 @@ func (s *Stack) send(seg wire.Segment) {
 	s.stats.sent.Add(1)
 }
 
-// newConnection makes a Connection from the template.
-func (s *Stack) newConnection(mss int) *connection.Connection {
+// newConnection makes a Connection from the template. It sends at most
+// our own MSS per segment until the peer's SYN says what it takes.
+func (s *Stack) newConnection() *connection.Connection {
 	cfg := s.cfg.Connection
 	cfg.ISN = receiver.Wrap32(rand.Uint32())
-	cfg.MaxPayloadSize = mss
+	cfg.MaxPayloadSize = s.mss
 	return connection.New(cfg)
-}
-
-// newPassive makes the connection a SYN for a listening port asks for, or
-// returns nil if the listener's backlog is full (the peer will retry).
-func (s *Stack) newPassive(l *listener, k key, syn wire.Segment) *tcb {
-	if l.pending >= s.cfg.Backlog {
-		return nil
-	}
-	mss := s.peerMSS(syn.MSS)
-	tc := s.newTCB(k, s.newConnection(mss))
-	tc.mss = mss
-	tc.listener = l
-	l.pending++
-	return tc
-}
-
-// peerMSS is the largest payload we may send a peer that announced mss.
-func (s *Stack) peerMSS(mss uint16) int {
-	if mss == 0 {
-		mss = defaultMSS
-	}
-	return max(1, min(s.mss, int(mss)))
 }
 
 // markDirty queues tc to be served at the end of this loop turn.
@@ -561,29 +595,21 @@ func (s *Stack) tick() {
 	elapsed := now.Sub(s.lastTick)
 	s.lastTick = now
 	for _, tc := range s.conns {
-		tc.conn.Tick(elapsed, tc.transmitFn)
-		tc.idle += elapsed
-		if tc.closed && tc.idle >= s.cfg.OrphanTimeout && tc.conn.State() == connection.FIN_WAIT_2 {
-			tc.abort(ErrTimedOut)
-		}
+		tc.ep.tick(elapsed)
 		s.markDirty(tc)
 	}
+	s.tickTimeWaits(elapsed)
 }
 
-// ephemeralPort picks a random free port for an active open.
+// ephemeralPort picks a free port for an active open to remote: not
+// listened on, and not in a 4-tuple still in use (TIME_WAIT included).
 func (s *Stack) ephemeralPort(remote netip.AddrPort) (uint16, bool) {
-	const n = ephemeralLast - ephemeralFirst + 1
-	start := rand.IntN(n)
-	for i := range n {
-		p := uint16(ephemeralFirst + (start+i)%n)
-		if _, ok := s.listeners[p]; ok {
-			continue
-		}
-		if _, ok := s.conns[key{port: p, remote: remote}]; !ok {
-			return p, true
-		}
-	}
-	return 0, false
+	return s.ports.pick(s.addr, remote, func(p uint16) bool {
+		_, listened := s.listeners[p]
+		_, used := s.conns[key{port: p, remote: remote}]
+		_, lingering := s.timeWaits[key{port: p, remote: remote}]
+		return !listened && !used && !lingering
+	})
 }
 
 // shutdown answers every waiting socket call when the loop stops.

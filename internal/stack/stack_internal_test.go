@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
 
+	"tcplab/internal/device"
 	"tcplab/internal/wire"
 	"tcplab/labs/4-connection"
 )
@@ -211,7 +213,8 @@ func TestAClosedSocketStopsWaitingForThePeersFIN(t *testing.T) {
 		p.none()
 		time.Sleep(2 * time.Second)
 		rst := p.recv()
-		if d := diffSeen(seen{Flags: "R", Seq: iss + 2}, seenOf(rst), false); d != "" {
+		// RST+ACK, numbered and acknowledging as Linux's active reset is.
+		if d := diffSeen(seen{Flags: "AR", Seq: iss + 2, Ack: peerISN + 1}, seenOf(rst), false); d != "" {
 			t.Fatalf("the orphan is reset (-want +got):\n%s", d)
 		}
 		require.False(t, ticking(s))
@@ -391,5 +394,68 @@ func TestAbortedDialFreesItsPort(t *testing.T) {
 		require.NotEmpty(t, last)
 		require.Equal(t, "R", flagsOf(last[len(last)-1]))
 		require.True(t, errors.Is(err, context.Canceled))
+	})
+}
+
+// brokenReads is a device whose reads start failing for good once broken
+// is set (after the read under way returns).
+type brokenReads struct {
+	device.Device
+	broken atomic.Bool
+}
+
+var errEIO = errors.New("input/output error")
+
+func (d *brokenReads) Read(p []byte) (int, error) {
+	if d.broken.Load() {
+		return 0, errEIO
+	}
+	return d.Device.Read(p)
+}
+
+func TestABrokenDeviceFailsTheConnectionsInsteadOfSpinning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := device.Pipe(1500)
+		dev := &brokenReads{Device: a}
+		s, err := New(dev, Config{Addr: stackAddr})
+		require.NoError(t, err)
+		defer s.Close()
+		p := &peer{t: t, dev: b, in: make(chan wire.Segment, 16)}
+		go p.collect()
+		c, port, iss := dialPeer(t, s, p, 1460)
+		l, err := s.Listen(80)
+		require.NoError(t, err)
+		readErr := make(chan error, 1)
+		go func() {
+			_, err := c.Read(make([]byte, 10))
+			readErr <- err
+		}()
+		acceptErr := make(chan error, 1)
+		go func() {
+			_, err := l.Accept()
+			acceptErr <- err
+		}()
+		synctest.Wait()
+
+		dev.broken.Store(true)
+		p.send(80, port, msg("A", peerISN+1, iss+1, 65535, ""), 0) // ends the read under way
+		err = <-readErr
+		require.ErrorIs(t, err, errEIO, "a blocked Read learns why")
+		require.Contains(t, err.Error(), "pipe-a broke")
+		require.ErrorIs(t, <-acceptErr, errEIO, "so does Accept")
+		_, err = c.Write([]byte("x"))
+		require.ErrorIs(t, err, errEIO, "and later calls")
+		_, err = s.DialAddrPort(context.Background(), netip.AddrPortFrom(peerAddr, 80))
+		require.ErrorIs(t, err, errEIO, "a new Dial fails at once")
+		_, err = s.Listen(81)
+		require.ErrorIs(t, err, errEIO)
+
+		st := s.Stats()
+		require.Equal(t, uint64(readFailureLimit), st.ReadErrors, "the reader gave up instead of spinning")
+		require.Zero(t, st.Malformed, "a broken device is not a malformed datagram")
+		if d := diffSeen(seen{Flags: "AR", Seq: iss + 1, Ack: peerISN + 1}, seenOf(p.recv()), false); d != "" {
+			t.Errorf("the peer is told, as far as writes still work (-want +got):\n%s", d)
+		}
+		b.Close()
 	})
 }

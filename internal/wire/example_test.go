@@ -7,7 +7,6 @@ import (
 
 	"tcplab/internal/wire"
 	"tcplab/labs/2-receiver"
-	"tcplab/labs/4-connection"
 )
 
 func ExampleParse() {
@@ -34,7 +33,7 @@ func ExampleSegment_AppendTo() {
 	s := wire.Segment{
 		Src: netip.MustParseAddrPort("169.254.144.9:40000"),
 		Dst: netip.MustParseAddrPort("169.254.144.1:80"),
-		Message: connection.Message{
+		Message: receiver.Message{
 			Sender:   receiver.SenderMessage{Seqno: 6969, SYN: true},
 			Receiver: receiver.ReceiverMessage{WindowSize: 64000},
 		},

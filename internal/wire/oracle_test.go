@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tcplab/labs/2-receiver"
-	"tcplab/labs/4-connection"
 )
 
 // gopacket's layers are the independent decoder: what we write must read
@@ -65,7 +64,7 @@ func fromGopacket(ip *layers.IPv4, tcp *layers.TCP) Segment {
 	s := Segment{
 		Src: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.SrcIP.To4())), uint16(tcp.SrcPort)),
 		Dst: netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(tcp.DstPort)),
-		Message: connection.Message{
+		Message: receiver.Message{
 			Sender: receiver.SenderMessage{
 				Seqno: receiver.Wrap32(tcp.Seq), SYN: tcp.SYN, FIN: tcp.FIN, RST: tcp.RST,
 			},
@@ -114,7 +113,7 @@ func randomPayload(rng *rand.Rand) []byte {
 func randomSegment(rng *rand.Rand) Segment {
 	s := Segment{
 		Src: randomAddrPort(rng), Dst: randomAddrPort(rng),
-		Message: connection.Message{
+		Message: receiver.Message{
 			Sender: receiver.SenderMessage{
 				Seqno: receiver.Wrap32(rng.Uint32()),
 				SYN:   rng.IntN(2) == 0, FIN: rng.IntN(2) == 0, RST: rng.IntN(4) == 0,

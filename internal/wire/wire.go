@@ -1,6 +1,7 @@
-// Package wire turns IPv4 datagrams carrying TCP into connection.Messages
-// and back: the layer between a device (raw datagrams) and the stack
-// (connections demultiplexed by address and port).
+// Package wire turns IPv4 datagrams carrying TCP into receiver.Messages (the
+// segments lab Connections send and receive) and back: the layer between a
+// device (raw datagrams) and the stack (connections demultiplexed by address
+// and port). It needs lab 2's message type only, not lab 4.
 //
 // Segments are values, like net/netip's: Parse reads one out of a datagram
 // without copying its payload, and AppendTo writes one into a caller's
@@ -18,14 +19,13 @@ import (
 	"strconv"
 
 	"tcplab/labs/2-receiver"
-	"tcplab/labs/4-connection"
 )
 
 // Segment is one IPv4 datagram carrying one TCP segment, as the stack sees
 // it: the two endpoints and the message.
 type Segment struct {
 	Src, Dst netip.AddrPort
-	connection.Message
+	receiver.Message
 	// MSS is the maximum segment size option, sent and read on SYNs only;
 	// zero when absent.
 	MSS uint16

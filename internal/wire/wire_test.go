@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tcplab/labs/2-receiver"
-	"tcplab/labs/4-connection"
 )
 
 var (
@@ -28,7 +27,7 @@ var (
 
 // seg builds a segment from lab to kernel.
 func seg(snd receiver.SenderMessage, rcv receiver.ReceiverMessage, mss uint16) Segment {
-	return Segment{Src: lab, Dst: kernel, Message: connection.Message{Sender: snd, Receiver: rcv}, MSS: mss}
+	return Segment{Src: lab, Dst: kernel, Message: receiver.Message{Sender: snd, Receiver: rcv}, MSS: mss}
 }
 
 // canonical is what Parse should give back for s after AppendTo: RST in
@@ -166,7 +165,7 @@ var captured = []struct {
 		      020405b4 0402 080a6c4b122e00000000 01 03030a`,
 		want: Segment{
 			Src: netip.MustParseAddrPort("169.254.144.1:38330"), Dst: netip.MustParseAddrPort("169.254.144.9:80"),
-			Message: connection.Message{
+			Message: receiver.Message{
 				Sender:   receiver.SenderMessage{Seqno: 3535570837, SYN: true},
 				Receiver: receiver.ReceiverMessage{WindowSize: 64240},
 			},
@@ -180,7 +179,7 @@ var captured = []struct {
 		      0101080a6c4b122f00003039`,
 		want: Segment{
 			Src: netip.MustParseAddrPort("169.254.144.1:38330"), Dst: netip.MustParseAddrPort("169.254.144.9:80"),
-			Message: connection.Message{
+			Message: receiver.Message{
 				Sender:   receiver.SenderMessage{Seqno: 3535570838},
 				Receiver: receiver.ReceiverMessage{ACK: true, Ackno: 1001, WindowSize: 63},
 			},
@@ -194,7 +193,7 @@ var captured = []struct {
 		      474554202f20485454502f312e310d0a486f73743a203136392e3235342e3134342e390d0a0d0a`,
 		want: Segment{
 			Src: netip.MustParseAddrPort("169.254.144.1:38330"), Dst: netip.MustParseAddrPort("169.254.144.9:80"),
-			Message: connection.Message{
+			Message: receiver.Message{
 				Sender:   receiver.SenderMessage{Seqno: 3535570838, Payload: []byte("GET / HTTP/1.1\r\nHost: 169.254.144.9\r\n\r\n")},
 				Receiver: receiver.ReceiverMessage{ACK: true, Ackno: 1001, WindowSize: 63},
 			},
@@ -207,7 +206,7 @@ var captured = []struct {
 		      474554202f20485454502f312e310d0a486f73743a203136392e3235342e3134342e390d0a0d0a`,
 		want: Segment{
 			Src: netip.MustParseAddrPort("169.254.144.1:43572"), Dst: netip.MustParseAddrPort("169.254.144.9:80"),
-			Message: connection.Message{
+			Message: receiver.Message{
 				Sender:   receiver.SenderMessage{Seqno: 2571776538, Payload: []byte("GET / HTTP/1.1\r\nHost: 169.254.144.9\r\n\r\n")},
 				Receiver: receiver.ReceiverMessage{ACK: true, Ackno: 1001, WindowSize: 64240},
 			},

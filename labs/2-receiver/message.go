@@ -30,3 +30,21 @@ type ReceiverMessage struct {
 	WindowSize uint16 // how many sequence numbers from Ackno it will accept
 	RST        bool   // the connection is reset
 }
+
+// Message is one TCP segment: both halves of what an endpoint sends, the
+// sender's seqno, flags and payload and the receiver's ackno and window.
+// Lab 4's Connection sends and receives them (connection.Message is this
+// type); it is defined here, with its halves, so that everything that
+// carries segments (the wire format, the ladder diagrams, the stack) shares
+// one type without depending on lab 4.
+type Message struct {
+	Sender   SenderMessage
+	Receiver ReceiverMessage
+}
+
+// SequenceLength is how many sequence numbers the message occupies.
+func (m Message) SequenceLength() uint64 { return m.Sender.SequenceLength() }
+
+// IsRST reports whether the message resets the connection (the flag may be
+// carried in either half).
+func (m Message) IsRST() bool { return m.Sender.RST || m.Receiver.RST }

@@ -477,6 +477,22 @@ func TestReceiverRST(t *testing.T) {
 			expectError(true),
 			expectRST(true),
 		}},
+		{"a RST segment is only a reset: its SYN, data and FIN are not taken in", 4000, []step{
+			receive(segment(isn).syn().data("x").rst()),
+			expectNoAckno(),
+			receive(segment(isn).syn()),
+			receive(segment(isn + 1).data("abc").fin().rst()),
+			expectBytesPushed(0),
+			expectMessage(ReceiverMessage{ACK: true, Ackno: isn + 1, WindowSize: 4000, RST: true}),
+		}},
+		{"segments after a RST are still taken in", 4000, []step{
+			receive(segment(isn).syn()),
+			receive(segment(isn + 1).rst()),
+			receive(segment(isn + 1).data("abc").fin()),
+			expectBytesPushed(3),
+			expectClosed(true),
+			expectMessage(ReceiverMessage{ACK: true, Ackno: isn + 5, WindowSize: 3997, RST: true}),
+		}},
 		{"Send reports RST once the application sets the stream's error", 4000, []step{
 			receive(segment(isn).syn()),
 			expectRST(false),

@@ -50,7 +50,7 @@ func (n *Net) Recording() ladder.Recording { return n.rec.Recording() }
 func (n *Net) transmit(from ladder.Side) func(connection.Message) {
 	return func(m connection.Message) {
 		m.Sender.Payload = slices.Clone(m.Sender.Payload) // it is ours only during the call
-		id := n.rec.Send(n.now, from, ladder.Message(m))
+		id := n.rec.Send(n.now, from, m)
 		n.inFlight = append(n.inFlight, flight{id: id, to: from.Other(), msg: m, sent: n.now})
 	}
 }

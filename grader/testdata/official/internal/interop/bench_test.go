@@ -1,16 +1,9 @@
 package interop
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"os"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,13 +19,12 @@ const downloadSize = 100 << 20
 // of tun144 into the lab stack ("lab"), and the same 100 MiB between two
 // kernel sockets over the loopback ("kernel-loopback"), for the ratio.
 //
-// A benchmark cannot run inside sandbox.Run (that takes a *testing.T), so
-// the parent re-runs this test binary in a sandbox for exactly b.N
-// iterations and reports the child's figures as its own.
+// Each runs in a sandboxed child (sandbox.Bench), which reports its
+// figures as the benchmark's own.
 func BenchmarkTUNDownload(b *testing.B) {
 	b.Run("lab", func(b *testing.B) {
 		if !sandbox.Inside() {
-			benchInSandbox(b)
+			sandbox.Bench(b)
 			return
 		}
 		benchDownload(b, func(addr string) (net.Conn, func(), error) {
@@ -55,7 +47,7 @@ func BenchmarkTUNDownload(b *testing.B) {
 	})
 	b.Run("kernel-loopback", func(b *testing.B) {
 		if !sandbox.Inside() {
-			benchInSandbox(b)
+			sandbox.Bench(b)
 			return
 		}
 		benchDownload(b, func(addr string) (net.Conn, func(), error) {
@@ -118,51 +110,3 @@ func benchDownload(b *testing.B, dial func(addr string) (net.Conn, func(), error
 
 // onlyReader hides WriterTo/ReaderFrom so both sides copy the same way.
 type onlyReader struct{ io.Reader }
-
-var benchLineRE = regexp.MustCompile(`^Benchmark\S+\s+(\d+)\s+(.*)$`)
-
-// benchInSandbox runs this sub-benchmark in a sandboxed child for b.N
-// iterations and reports its figures.
-func benchInSandbox(b *testing.B) {
-	if err := sandbox.Available(); err != nil {
-		if os.Getenv(sandbox.EnvRequire) == "1" {
-			b.Fatal(err)
-		}
-		b.Skip(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		b.Fatal(err)
-	}
-	pattern := "^" + strings.ReplaceAll(regexp.QuoteMeta(b.Name()), "/", "$/^") + "$"
-	cmd, err := sandbox.Command(self, "-test.run=^$", "-test.bench="+pattern,
-		fmt.Sprintf("-test.benchtime=%dx", b.N), "-test.benchmem", "-test.count=1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// The timer runs through the child, start-up and all, so that the
-	// framework picks the next b.N from a time near the real one; the
-	// child's own ns/op replaces it below.
-	if err := cmd.Run(); err != nil {
-		b.Fatalf("the sandboxed benchmark failed: %v\n%s", err, out.String())
-	}
-	sc := bufio.NewScanner(&out)
-	for sc.Scan() {
-		m := benchLineRE.FindStringSubmatch(sc.Text())
-		if m == nil {
-			continue
-		}
-		f := strings.Fields(m[2])
-		for i := 0; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				continue
-			}
-			b.ReportMetric(v, f[i+1])
-		}
-		return
-	}
-	b.Fatalf("no result from the sandboxed benchmark:\n%s", out.String())
-}

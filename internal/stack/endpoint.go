@@ -1,0 +1,363 @@
+package stack
+
+import (
+	"sync/atomic"
+	"time"
+
+	"tcplab/labs/2-receiver"
+	"tcplab/labs/4-connection"
+)
+
+// endpoint is a lab Connection with everything the stack adds around it:
+// the one place where the stack changes what a student's TCP sends or
+// when. Each addition is something real peers and applications need that
+// the course's Connection does not do:
+//
+//   - Coalesced ACKs. A bare ACK the Connection sends is held back to the
+//     end of the loop turn (flush): a later message carries a newer ACK
+//     anyway, so a batch of segments draws one ACK, not one each.
+//   - Immediate duplicate ACKs. A segment that does not advance the ackno
+//     by exactly its own length (out of order, a duplicate, or one that
+//     fills a hole) is acknowledged at once, as RFC 5681 §4.2 asks: the
+//     peer's fast retransmit counts duplicate ACKs, and coalescing would
+//     merge them into one.
+//   - Window updates. The Connection advertises its window only in answer
+//     to a segment; when the application's reads open the window enough to
+//     matter, flush announces it, or a peer facing a zero window would wait
+//     for its next probe.
+//   - The zero-window reserve. A few KiB of the receive buffer stay out of
+//     the advertised window so the lab sender's one-byte zero-window probe
+//     always fits (a dropped probe leaves a hole that waits a whole RTO).
+//   - The zero-window ACK rate limit. The lab sender answers every ACK of
+//     its probe with a new probe at once; one zero-window ACK per
+//     zeroWindowGap keeps the two from ping-ponging bytes.
+//   - Probe backoff. While the peer's window is zero the lab sender
+//     retransmits its probe every RTO without backing off (as the course
+//     defines it); the stack lets those through at doubling intervals, as
+//     a persist timer does, up to maxProbeGap.
+//   - The peer's MSS. An active open learns it from the SYN-ACK, after the
+//     Connection was made; the Connection is told before it sends data.
+//   - Resets the Connection does not send (RFC 9293 §3.10.7.3-4): an ACK
+//     that acknowledges nothing we sent, in SYN-SENT or SYN-RECEIVED, is
+//     answered with <SEQ=SEG.ACK><CTL=RST>. A kernel holding the 4-tuple in
+//     TIME_WAIT answers our SYN with such an ACK and forgets the old
+//     connection on our RST; ignoring it hangs the Dial until it times out.
+//     After that RST in SYN-SENT the SYN goes out again at once (once), not
+//     a whole RTO later.
+//   - The orphan timeout. A connection whose socket was closed and which
+//     waits in FIN_WAIT_2 for a FIN that never comes is reset after
+//     orphanTimeout (Linux's tcp_fin_timeout); the Connection would wait
+//     forever.
+//   - Aborting, through Connection.Abort: the stack resets connections the
+//     application gave up on, a listener never accepted, or an orphan.
+//   - Why it failed. The Connection says only RESET; the endpoint keeps
+//     whether the peer reset or refused it, it timed out, or was aborted.
+//   - Counting retransmissions (what the Connection sends from Tick).
+//
+// Everything else (sequence numbers, what is in flight, the ackno) is the
+// Connection's, asked when needed and never copied. Its methods run on the
+// loop goroutine; send hands a finished message to the wire.
+type endpoint struct {
+	conn *connection.Connection
+	send func(receiver.Message)
+	mss  int // ours (what our SYN announces): windows are cut in whole segments of it
+
+	orphanTimeout time.Duration
+	retransmits   *atomic.Uint64 // the stack's counter
+	resetsSent    *atomic.Uint64 // the stack's counter
+
+	transmitFn func(receiver.Message) // transmit, bound once
+
+	advWnd    uint16    // the window we last advertised
+	ackDue    bool      // a bare ACK was held back to the end of the turn
+	ackNow    bool      // the segment just received wants its ACK at once
+	zeroAckAt time.Time // when we last sent a zero-window ACK
+
+	ticking     bool          // inside Connection.Tick: what it sends is a retransmission
+	peerZeroWnd bool          // the peer's latest segment closed its window
+	probeGap    time.Duration // the least time before the next retransmitted probe
+	probeAt     time.Time     // when the last retransmitted probe went out
+	idle        time.Duration // ticked time since the last segment arrived
+	orphan      bool          // the socket was closed: nobody will read
+	err         error         // why the connection failed, once it did (sticky)
+	synResent   bool          // the SYN went out again after an RST to a stale TIME_WAIT
+}
+
+// Limits of the stack's own timing around a Connection.
+const (
+	// zeroWindowGap is the least time between two ACKs that both
+	// advertise a zero window.
+	zeroWindowGap = 200 * time.Millisecond
+	// maxProbeGap caps the backoff of zero-window probes (Linux's
+	// TCP_RTO_MAX is 120 s; a shorter cap notices an opening sooner).
+	maxProbeGap = 60 * time.Second
+)
+
+// endpointConfig is what an endpoint takes from its stack.
+type endpointConfig struct {
+	mss           int
+	orphanTimeout time.Duration
+	retransmits   *atomic.Uint64
+	resetsSent    *atomic.Uint64
+}
+
+func newEndpoint(c *connection.Connection, cfg endpointConfig, send func(receiver.Message)) *endpoint {
+	e := &endpoint{
+		conn:          c,
+		send:          send,
+		mss:           cfg.mss,
+		orphanTimeout: cfg.orphanTimeout,
+		retransmits:   cfg.retransmits,
+		resetsSent:    cfg.resetsSent,
+	}
+	if e.retransmits == nil {
+		e.retransmits = new(atomic.Uint64)
+	}
+	if e.resetsSent == nil {
+		e.resetsSent = new(atomic.Uint64)
+	}
+	e.transmitFn = e.transmit
+	return e
+}
+
+// connect opens actively: the SYN goes out at once.
+func (e *endpoint) connect() { e.conn.Connect(e.transmitFn) }
+
+// push sends what the outbound stream holds and the window allows.
+func (e *endpoint) push() { e.conn.Push(e.transmitFn) }
+
+// receive hands one segment from the peer to the Connection. peerMSS is the
+// segment's MSS option (zero if it had none; only SYNs carry one).
+func (e *endpoint) receive(m receiver.Message, peerMSS uint16) {
+	e.idle = 0
+	before := e.conn.State()
+	if e.unacceptableACK(before, m) {
+		// RFC 9293 §3.10.7.3-4: <SEQ=SEG.ACK><CTL=RST>, and the segment
+		// goes no further.
+		var rst receiver.Message
+		rst.Sender = receiver.SenderMessage{Seqno: m.Receiver.Ackno, RST: true}
+		rst.Receiver.RST = true
+		e.resetsSent.Add(1)
+		e.send(rst)
+		if before == connection.SYN_SENT && !e.synResent {
+			// Most likely a peer's TIME_WAIT remembered this 4-tuple and
+			// our RST made it forget: try again now rather than after a
+			// whole RTO. Once only, so a confused peer cannot make a loop.
+			e.synResent = true
+			e.transmit(receiver.Message{Sender: receiver.SenderMessage{
+				Seqno: e.conn.EmptyMessage().Sender.Seqno - 1, SYN: true,
+			}})
+		}
+		return
+	}
+	if m.Sender.SYN && (before == connection.LISTEN || before == connection.SYN_SENT) && !m.IsRST() {
+		e.conn.SetMaxPayloadSize(min(e.mss, mssOrDefault(peerMSS)))
+	}
+	if m.Receiver.ACK && !m.IsRST() {
+		opened := m.Receiver.WindowSize > 0
+		if opened || !e.peerZeroWnd {
+			e.probeGap, e.probeAt = 0, time.Time{}
+		}
+		e.peerZeroWnd = !opened
+	}
+	ask := e.conn.EmptyMessage().Receiver
+	e.conn.Receive(m, e.transmitFn)
+	after := e.conn.State()
+	if after == connection.RESET && e.err == nil && m.IsRST() {
+		if before == connection.SYN_SENT {
+			e.err = ErrConnectionRefused
+		} else {
+			e.err = ErrConnectionReset
+		}
+	}
+	// In-order data advances the ackno by exactly its length, and its ACK
+	// may wait for the end of the turn; anything else is news the peer's
+	// fast retransmit needs now.
+	if n := m.SequenceLength(); n > 0 && ask.ACK && !m.IsRST() {
+		if got := e.conn.EmptyMessage().Receiver.Ackno; got != ask.Ackno+receiver.Wrap32(n) {
+			e.ackNow = true
+			e.flush()
+		}
+	}
+}
+
+// unacceptableACK reports whether m carries an ACK that acknowledges
+// nothing we sent while the handshake is under way (RFC 9293 §3.10.7.3 for
+// SYN-SENT, §3.10.7.4 for SYN-RECEIVED): SND.UNA < SEG.ACK =< SND.NXT fails.
+// An RST is never answered with one.
+func (e *endpoint) unacceptableACK(st connection.State, m receiver.Message) bool {
+	if !m.Receiver.ACK || m.IsRST() || (st != connection.SYN_SENT && st != connection.SYN_RECEIVED) {
+		return false
+	}
+	nxt := e.conn.EmptyMessage().Sender.Seqno
+	una := nxt - receiver.Wrap32(e.conn.SequenceNumbersInFlight())
+	return !una.Less(m.Receiver.Ackno) || nxt.Less(m.Receiver.Ackno)
+}
+
+// mssOrDefault is the MSS a peer allows: what it announced, or RFC 9293's
+// default without the option.
+func mssOrDefault(mss uint16) int {
+	if mss == 0 {
+		return defaultMSS
+	}
+	return int(mss)
+}
+
+// tick tells the Connection how much time passed, and resets an orphan
+// that waited long enough.
+func (e *endpoint) tick(elapsed time.Duration) {
+	e.idle += elapsed
+	e.ticking = true
+	e.conn.Tick(elapsed, e.transmitFn)
+	e.ticking = false
+	if e.conn.State() == connection.RESET && e.err == nil {
+		e.err = ErrTimedOut // the Connection gave up retransmitting
+	}
+	if e.orphan && e.idle >= e.orphanTimeout && e.conn.State() == connection.FIN_WAIT_2 {
+		e.abort(ErrTimedOut)
+	}
+}
+
+// abort resets the connection (an RST to the peer) because of err.
+func (e *endpoint) abort(err error) {
+	if !e.conn.Active() {
+		return
+	}
+	if e.err == nil {
+		e.err = err
+	}
+	e.conn.Abort(e.transmitFn)
+}
+
+// failure is why the connection failed: the peer's RST, a timeout, or what
+// aborted it.
+func (e *endpoint) failure() error {
+	if e.err != nil {
+		return e.err
+	}
+	return ErrTimedOut
+}
+
+// transmit is the Connection's transmit function.
+func (e *endpoint) transmit(m receiver.Message) {
+	if e.ticking && m.SequenceLength() > 0 {
+		if e.peerZeroWnd && !e.probeDue() {
+			return // the peer's window is shut: a persist timer backs off
+		}
+		e.retransmits.Add(1)
+	}
+	m.Receiver.WindowSize = e.window()
+	if m.SequenceLength() == 0 && !m.IsRST() {
+		e.ackDue = true
+		return
+	}
+	e.advWnd, e.ackDue = m.Receiver.WindowSize, false
+	e.send(m)
+}
+
+// probeDue reports whether a retransmitted zero-window probe may go out
+// now, and if so doubles the wait before the next one.
+func (e *endpoint) probeDue() bool {
+	now := time.Now()
+	if !e.probeAt.IsZero() && now.Sub(e.probeAt) < e.probeGap {
+		return false
+	}
+	e.probeAt = now
+	if e.probeGap == 0 {
+		e.probeGap = e.conn.Config().InitialRTO
+	}
+	e.probeGap = min(2*e.probeGap, maxProbeGap)
+	return true
+}
+
+// window is what we advertise: the receiver's free space less a reserve,
+// so that the lab sender's zero-window probe always fits.
+func (e *endpoint) window() uint16 {
+	capacity := e.conn.Config().Capacity
+	free := capacity - e.conn.Inbound().BytesBuffered()
+	reserve := min(capacity/8, 4096)
+	if free <= reserve {
+		return 0
+	}
+	w := min(free-reserve, 0xffff)
+	// The sender fills the window to its right edge; a window in whole
+	// segments keeps it from cutting a runt at the end of every flight.
+	if mss := uint64(e.mss); capacity >= 4*mss && w > mss {
+		w -= w % mss
+	}
+	return uint16(w)
+}
+
+// flush ends the loop turn for this connection: it sends the ACK held
+// back, or a window update when the application's reads opened the window
+// enough to matter.
+func (e *endpoint) flush() {
+	ackNow := e.ackNow
+	e.ackNow = false
+	st := e.conn.State()
+	empty := e.conn.EmptyMessage()
+	if !empty.Receiver.ACK || st == connection.RESET {
+		e.ackDue = false
+		return // nothing to acknowledge yet, or nothing more to say
+	}
+	w := e.window()
+	// Announce an opening only once the window at least doubled and grew
+	// by a couple of segments (Linux's rule, near enough): a peer told of
+	// every small opening sends small segments.
+	threshold := min(2*e.mss, int(e.conn.Config().Capacity/2))
+	// Once the peer's FIN arrived it sends nothing more, and may already
+	// be gone: an update would only draw an RST.
+	grown := int(w)-int(e.advWnd) >= threshold && w >= 2*e.advWnd && !finReceived(st)
+	if !e.ackDue && !grown && !ackNow {
+		return
+	}
+	if w == 0 && e.advWnd == 0 {
+		// The lab sender answers every ACK of its zero-window probe with
+		// a new probe at once: answering each would ping-pong bytes until
+		// the reserve is gone. One zero-window ACK per zeroWindowGap
+		// still answers a peer's persist timer; the window update ends
+		// the wait as soon as the application reads.
+		now := time.Now()
+		if now.Sub(e.zeroAckAt) < zeroWindowGap {
+			e.ackDue = false
+			return
+		}
+		e.zeroAckAt = now
+	}
+	m := empty
+	m.Receiver.WindowSize = w
+	e.advWnd, e.ackDue = w, false
+	e.send(m)
+}
+
+// needsTicks reports whether the connection has anything to time: a
+// retransmission timer runs while sequence numbers are in flight, a
+// handshake or a close is under way, or an orphan waits for a FIN.
+func (e *endpoint) needsTicks() bool {
+	switch e.conn.State() {
+	case connection.FIN_WAIT_2:
+		return e.orphan
+	case connection.ESTABLISHED, connection.CLOSE_WAIT:
+		return e.conn.SequenceNumbersInFlight() > 0
+	case connection.CLOSED, connection.RESET:
+		return false
+	}
+	return true
+}
+
+// established reports whether the handshake is complete (and the connection
+// has not failed).
+func established(st connection.State) bool {
+	switch st {
+	case connection.LISTEN, connection.SYN_SENT, connection.SYN_RECEIVED, connection.RESET:
+		return false
+	}
+	return true
+}
+
+// finReceived reports whether the peer's FIN arrived (the inbound stream
+// was closed, possibly with bytes still unread).
+func finReceived(st connection.State) bool {
+	return st == connection.CLOSE_WAIT || st == connection.LAST_ACK || st == connection.CLOSING ||
+		st == connection.TIME_WAIT || st == connection.CLOSED
+}

@@ -1,0 +1,73 @@
+package stack
+
+import (
+	"time"
+
+	"tcplab/internal/wire"
+	"tcplab/labs/2-receiver"
+	"tcplab/labs/4-connection"
+)
+
+// TIME_WAIT without the connection. The side that closed first lingers
+// (10 × InitialRTO after the last segment it received, as the lab
+// Connection does) in case its last ACK was lost and the peer's FIN comes
+// again. A whole lab Connection holds both its streams' buffers through
+// that wait, so a server's memory followed its connection rate, not its
+// concurrency (256 KiB per connection for 10 s: 350-880 MiB for 1 KiB
+// responses at 50 concurrent clients). Once the socket is closed nothing
+// but that ACK can come of the connection, so the stack keeps only what
+// answering needs, a record of well under 1 KiB, and drops the Connection.
+//
+// The record answers as the lingering Connection would: a segment that
+// occupies sequence numbers (the FIN again) draws the ACK again, any
+// segment restarts the wait, and an RST ends it. Its 4-tuple stays in use
+// for the ephemeral port picker until it expires.
+
+// timeWait is what the stack keeps of a connection in TIME_WAIT.
+type timeWait struct {
+	ack    receiver.Message // our last ACK, which acknowledged the peer's FIN
+	left   time.Duration    // until the record expires
+	linger time.Duration    // what any received segment resets left to
+}
+
+// canForget reports whether tc may become a TIME_WAIT record: lingering,
+// with nobody left to read or write on it.
+func (tc *tcb) canForget(st connection.State) bool {
+	return st == connection.TIME_WAIT && tc.closed && tc.inTable && !tc.read.waiting && !tc.write.waiting && tc.dial == nil
+}
+
+// forget replaces tc by a TIME_WAIT record.
+func (s *Stack) forget(tc *tcb) {
+	c := tc.conn()
+	linger := 10 * c.Config().InitialRTO
+	tw := &timeWait{ack: c.EmptyMessage(), left: linger - tc.ep.idle, linger: linger}
+	tc.remove()
+	s.timeWaits[tc.key] = tw
+	s.timed++ // the record is timed like a connection
+}
+
+// timeWaitInput handles a segment for a TIME_WAIT record.
+func (s *Stack) timeWaitInput(k key, tw *timeWait, seg wire.Segment) {
+	if seg.IsRST() {
+		s.expire(k)
+		return
+	}
+	tw.left = tw.linger
+	if seg.SequenceLength() > 0 {
+		s.send(wire.Segment{Src: seg.Dst, Dst: seg.Src, Message: tw.ack})
+	}
+}
+
+// tickTimeWaits ages every record and drops those that expired.
+func (s *Stack) tickTimeWaits(elapsed time.Duration) {
+	for k, tw := range s.timeWaits {
+		if tw.left -= elapsed; tw.left <= 0 {
+			s.expire(k)
+		}
+	}
+}
+
+func (s *Stack) expire(k key) {
+	delete(s.timeWaits, k)
+	s.timed--
+}

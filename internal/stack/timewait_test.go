@@ -1,0 +1,119 @@
+package stack
+
+import (
+	"context"
+	"io"
+	"net/netip"
+	"runtime"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"tcplab/internal/device"
+)
+
+// tables asks the loop how many connections and TIME_WAIT records it holds.
+func tables(s *Stack) (conns, timeWaits int) {
+	_ = s.call(func() { conns, timeWaits = len(s.conns), len(s.timeWaits) })
+	return conns, timeWaits
+}
+
+func TestAClosedConnectionLingersAsARecord(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, p, stop := newPeer(t, Config{})
+		defer stop()
+		c, port, iss := dialPeer(t, s, p, 1460)
+		require.NoError(t, c.Close())
+		require.Equal(t, "AF", flagsOf(p.recv()))
+		p.send(80, port, msg("AF", peerISN+1, iss+2, 65535, ""), 0)
+		wantACK := seen{Flags: "A", Seq: iss + 2, Ack: peerISN + 2}
+		if d := diffSeen(wantACK, seenOf(p.recv()), false); d != "" {
+			t.Fatalf("the peer's FIN is acknowledged (-want +got):\n%s", d)
+		}
+		conns, records := tables(s)
+		require.Equal(t, [2]int{0, 1}, [2]int{conns, records}, "in TIME_WAIT with its socket closed, only a record is left")
+
+		// The port stays taken while the record lingers.
+		_ = s.call(func() {
+			for range 100 {
+				got, ok := s.ephemeralPort(netip.AddrPortFrom(peerAddr, 80))
+				require.True(t, ok)
+				require.NotEqual(t, port, got, "a lingering 4-tuple was picked again")
+			}
+		})
+		// A pure ACK restarts the wait but is not answered; an RST ends it.
+		time.Sleep(8 * time.Second)
+		p.send(80, port, msg("A", peerISN+2, iss+2, 65535, ""), 0)
+		p.none()
+		time.Sleep(8 * time.Second)
+		_, records = tables(s)
+		require.Equal(t, 1, records, "the ACK 8 s ago restarted the 10 s wait")
+		p.send(80, port, msg("R", peerISN+2, 0, 0, ""), 0)
+		synctest.Wait()
+		_, records = tables(s)
+		require.Zero(t, records, "an RST ends TIME_WAIT")
+		require.False(t, ticking(s), "nothing left to time")
+	})
+}
+
+func TestTimeWaitHoldsUnderAKiBAConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 500
+		a, b := device.Pipe(1500)
+		cfg := Config{Addr: stackAddr}
+		client, err := New(a, cfg)
+		require.NoError(t, err)
+		defer client.Close()
+		cfg.Addr = peerAddr
+		server, err := New(b, cfg)
+		require.NoError(t, err)
+		defer server.Close()
+		l, err := server.Listen(80)
+		require.NoError(t, err)
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					// A server that answers and closes first, as HTTP/1.0
+					// does: the server side lingers.
+					_, _ = c.Write([]byte("bye"))
+					_ = c.Close()
+				}()
+			}
+		}()
+		dial := func() {
+			c, err := client.DialAddrPort(context.Background(), netip.AddrPortFrom(peerAddr, 80))
+			require.NoError(t, err)
+			_, err = io.ReadAll(c)
+			require.NoError(t, err)
+			require.NoError(t, c.Close())
+		}
+		dial() // warm up: pools, maps, goroutines
+		synctest.Wait()
+		conns, records := tables(server)
+		require.Equal(t, [2]int{0, 1}, [2]int{conns, records})
+		before := heapAlloc()
+		for range n {
+			dial()
+		}
+		synctest.Wait()
+		conns, records = tables(server)
+		require.Equal(t, [2]int{0, n + 1}, [2]int{conns, records}, "every connection lingers (the whole test takes well under the 10 s linger)")
+		perConn := (int64(heapAlloc()) - int64(before)) / n
+		t.Logf("%d bytes of heap per connection in TIME_WAIT", perConn)
+		require.Less(t, perConn, int64(1024))
+	})
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
