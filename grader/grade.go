@@ -36,10 +36,8 @@ type grading struct {
 	root     string // the tree actually tested (a temporary copy under -official)
 	checks   []check
 	warnings []string
-	failure  error // the grader could not finish
-	// sandboxAvailable replaces sandbox.Available in tests.
-	sandboxAvailable func() error
-	progress         *progress // nil: silent
+	failure  error     // the grader could not finish
+	progress *progress // nil: silent
 	// credential is the user the tests run as (-run-as), nil for the
 	// grader's own.
 	credential *syscall.Credential
@@ -130,13 +128,13 @@ func (g *grading) grade(ctx context.Context) int {
 			continue
 		}
 		gatedCheck, gated := g.gate(s, passedPkg)
-		if !gated {
+		why := refused.reason(s)
+		collapsed := gated || why != "" // one reason stands for the suite
+		if !collapsed {
 			g.progress.suite(i+1, len(todo), s)
 		}
 		g.printf("%s\n", bold(fmt.Sprintf("%s (%s)", s.name, s.pkg)))
 		var cs []check
-		why := refused.reason(s)
-		collapsed := gated || why != "" // one reason stands for the suite
 		if gated {
 			cs = []check{gatedCheck}
 		} else if why != "" {
@@ -255,6 +253,10 @@ const (
 	connectionPkg = "labs/4-connection"
 )
 
+// sandboxAvailable says whether the sandbox can be made here; tests
+// replace it.
+var sandboxAvailable = sandbox.Available
+
 func (s suite) needsSandbox() bool    { return s.pkg == interopPkg }
 func (s suite) needsWholeStack() bool { return s.pkg == interopPkg && s.stage >= 4 }
 
@@ -272,11 +274,7 @@ func (g *grading) gate(s suite, passedPkg map[string]bool) (check, bool) {
 		}
 	}
 	if s.needsSandbox() {
-		available := sandbox.Available
-		if g.sandboxAvailable != nil {
-			available = g.sandboxAvailable
-		}
-		if err := available(); err != nil {
+		if err := sandboxAvailable(); err != nil {
 			return check{suite: s, name: "not run", status: gotest.Skip, detail: err.Error()}, true
 		}
 	}
@@ -304,12 +302,12 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	// A suite that takes only some of its package's tests runs just those,
 	// unless -run asks for others: then -run picks, and the suite keeps the
 	// ones that are its own.
-	var own *regexp.Regexp
+	var own []*regexp.Regexp
 	switch {
 	case g.cfg.run != nil:
 		o.Run = g.cfg.run.String()
 		if s.tests != "" {
-			own = regexp.MustCompile(s.tests)
+			own = levels(s.tests)
 		}
 	case s.tests != "":
 		o.Run = s.tests
@@ -323,7 +321,7 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	}
 	var cs []check
 	for _, r := range rs {
-		if own != nil && !own.MatchString(strings.SplitN(r.Name, "/", 2)[0]) {
+		if own != nil && !matchLevels(own, r.Name) {
 			continue
 		}
 		c := check{suite: s, name: r.Name, status: r.Status, elapsed: r.Elapsed, output: r.Output}
@@ -336,6 +334,28 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 		cs = append(cs, c)
 	}
 	return cs
+}
+
+// levels splits a go test -run pattern at its slashes, one pattern per
+// level of a subtest's name, as go test matches them.
+func levels(pattern string) []*regexp.Regexp {
+	var res []*regexp.Regexp
+	for _, p := range strings.Split(pattern, "/") {
+		res = append(res, regexp.MustCompile(p))
+	}
+	return res
+}
+
+// matchLevels reports whether the test called name is one that the
+// pattern's levels select: each level of its name matches the pattern's
+// level (a name with fewer levels than the pattern would run its subtests).
+func matchLevels(levels []*regexp.Regexp, name string) bool {
+	for i, part := range strings.Split(name, "/") {
+		if i < len(levels) && !levels[i].MatchString(part) {
+			return false
+		}
+	}
+	return true
 }
 
 // brokenPackage is the one check that stands for a package that could not

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -212,8 +213,8 @@ func TestWholeStackChecksWaitForTheConnection(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			g := &grading{sandboxAvailable: func() error { return c.sandbox }}
-			got, gated := g.gate(c.s, c.connected)
+			withSandbox(t, c.sandbox)
+			got, gated := (&grading{}).gate(c.s, c.connected)
 			require.Equal(t, c.gated, gated)
 			if gated {
 				require.Equal(t, c.want, got.status)
@@ -292,9 +293,9 @@ func TestProgress(t *testing.T) {
 		var buf bytes.Buffer
 		p := &progress{w: &buf, live: true}
 		p.suite(3, 11, s)
-		require.Contains(t, p.line(), "[3/11] labs/1-reassembler: building the tests (")
-		p.update(gotest.Progress{Running: "TestReassemblerHoles/a_hole_waits", Done: 4})
-		require.Contains(t, p.line(), "4 done, running TestReassemblerHoles/a hole waits")
+		require.Regexp(t, `^\[3/11\] labs/1-reassembler \d+s: building the tests$`, p.line())
+		p.update(gotest.Progress{Running: "TestHoles/a_gap_waits", Done: 4})
+		require.Contains(t, p.line(), "4 done, running TestHoles/a gap waits")
 		p.shown = true
 		p.clear()
 		require.Equal(t, "\r\x1b[K", buf.String())
@@ -327,4 +328,72 @@ func TestHeadlineIsTheFailureInOneLine(t *testing.T) {
 	for _, c := range cases {
 		require.Equal(t, c.want, headline(c.detail))
 	}
+}
+
+func TestProgressLineFitsATerminal(t *testing.T) {
+	p := &progress{w: io.Discard, live: true}
+	p.suite(10, 11, suite{name: "your TCP against Linux's", pkg: "internal/interop"})
+	p.update(gotest.Progress{Running: "TestTransfersWithLinux/" + strings.Repeat("x", 100), Done: 12})
+	line := p.line()
+	require.LessOrEqual(t, len([]rune(line)), 78)
+	require.Regexp(t, `^\[10/11\] internal/interop \d+s: 12 done, running TestTransfersWithLinux/x+…$`, line, "the clock survives the cut")
+}
+
+func TestSuiteTestsMatchLevelByLevel(t *testing.T) {
+	kernel := levels("^TestWebget$/kernel")
+	cases := []struct {
+		name string
+		want bool
+	}{
+		{"TestWebget/--stack_kernel_fetches_over_the_kernel's_TCP", true},
+		{"TestWebget/fetches_1_MiB_from_python's_http.server,_bytes_intact", false},
+		{"TestWebgetWithoutPermissionToOpenTUN", false},
+		{"TestWebget", true},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, matchLevels(kernel, c.name), c.name)
+	}
+}
+
+// A connection that answers only segments carrying payload (one line) fails
+// the lecture's scenarios; the checks against Linux are then not run at all
+// (nothing is built for them), and the report stays short.
+func TestAnUnfinishedConnectionIsNotRunAgainstLinux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("copies the tree and runs the lecture's scenarios")
+	}
+	withSandbox(t, errors.New("sandbox unavailable: disabled by the test"))
+	root, err := findRoot("")
+	require.NoError(t, err)
+	tree := t.TempDir()
+	require.NoError(t, overlayOfficial(root, tree, nil))
+	file := filepath.Join(tree, "labs/4-connection/connection.go")
+	src, err := os.ReadFile(file)
+	require.NoError(t, err)
+	buggy := strings.Replace(string(src), "if !sent && (m.SequenceLength() > 0 || keepAlive) {", "if !sent && (len(m.Sender.Payload) > 0 || keepAlive) {", 1)
+	require.NotEqual(t, string(src), buggy, "the bug applies")
+	require.NoError(t, os.WriteFile(file, []byte(buggy), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-dir", tree, "check4", "-run", "TestLecture"}, &stdout, &stderr)
+	out := stdout.String()
+	require.Equal(t, 1, code, "stdout:\n%s\nstderr:\n%s", out, stderr.String())
+	require.Contains(t, out, "your TCP against Linux's (internal/interop)\n  ✗ not run: these need your whole TCP")
+	require.Contains(t, out, "webget over your TCP (internal/interop)\n  ✗ not run:")
+	require.NotContains(t, stderr.String(), "internal/interop: building", "nothing is built for the checks against Linux")
+	// The first failure in full, with the ladder of both sides and their
+	// states; the rest a line each.
+	require.Regexp(t, `(?m)^ +A +B$`, out)
+	require.Contains(t, out, "SYN_RECEIVED")
+	require.Contains(t, out, "✗ 6. B: expect sent [ACK seqno=6970 ackno=1001 win=64000]")
+	require.Contains(t, out, "one check at a time: go run ./grader check4 -run '^TestLecture$/^")
+	require.Less(t, strings.Count(out, "\n"), 100, "%s", out)
+}
+
+// withSandbox makes the grader see the sandbox as available (err nil) or
+// not, for the rest of the test.
+func withSandbox(t *testing.T, err error) {
+	saved := sandboxAvailable
+	sandboxAvailable = func() error { return err }
+	t.Cleanup(func() { sandboxAvailable = saved })
 }

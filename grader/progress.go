@@ -26,7 +26,8 @@ type progress struct {
 	what  string    // the suite's part: "[2/11] labs/1-reassembler"
 	since time.Time // when the suite started
 	now   gotest.Progress
-	shown bool // a live line is on the screen
+	shown bool   // a live line is on the screen
+	drawn string // and what it says
 	stop  chan struct{}
 	done  chan struct{}
 }
@@ -110,9 +111,9 @@ func (p *progress) redraw() {
 		case <-t.C:
 		}
 		p.mu.Lock()
-		if p.what != "" {
-			fmt.Fprintf(p.w, "\r\x1b[K%s", p.line())
-			p.shown = true
+		if l := p.line(); p.what != "" && (!p.shown || l != p.drawn) {
+			fmt.Fprintf(p.w, "\r\x1b[K%s", l)
+			p.shown, p.drawn = true, l
 		}
 		p.mu.Unlock()
 	}
@@ -120,7 +121,8 @@ func (p *progress) redraw() {
 
 // line is the live line's text, short enough for a narrow terminal.
 func (p *progress) line() string {
-	s := p.what + ": "
+	// The clock first: a long test name is what gets cut.
+	s := fmt.Sprintf("%s %ds: ", p.what, int(time.Since(p.since).Seconds()))
 	switch {
 	case p.now.Building:
 		s += "building the tests"
@@ -129,7 +131,6 @@ func (p *progress) line() string {
 	default:
 		s += fmt.Sprintf("%d done", p.now.Done)
 	}
-	s += fmt.Sprintf(" (%ds)", int(time.Since(p.since).Seconds()))
 	if r := []rune(s); len(r) > 78 {
 		s = string(r[:77]) + "…"
 	}

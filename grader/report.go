@@ -63,7 +63,11 @@ func (g *grading) report(cs []check) {
 	}
 	if len(cs) == 1 && (cs[0].name == "not run" || cs[0].name == "lab code") {
 		// Gated or refused before it was built: the reason is the whole story.
-		g.printf("  %s %s\n", mark(cs[0].status), cs[0].detail)
+		if cs[0].status == gotest.Skip {
+			g.printf("  %s %s\n", mark(cs[0].status), yellow("skipped: "+cs[0].detail))
+		} else {
+			g.printf("  %s %s\n", mark(cs[0].status), cs[0].detail)
+		}
 		return
 	}
 	passed, failed, skipped := tally(cs)

@@ -111,6 +111,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		if end.normal {
 			break
 		}
+		if end.exited {
+			// Nothing to learn from running it again: it exits again,
+			// and the tests after it never run.
+			c.failRunning("the test binary exited during this test, without a panic: os.Exit or log.Fatal in lab code?")
+		}
 		if ctx.Err() != nil && len(c.tests) == 0 {
 			return nil, fmt.Errorf("no test started in %v: does the package hang as it starts (init, TestMain)?", o.Budget)
 		}
@@ -133,6 +138,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 // runEnd says how one child process ended.
 type runEnd struct {
 	normal bool // every test that started also ended, nothing crashed
+	// exited: the binary ended while tests ran, with no panic and no
+	// timeout: it exited on its own.
+	exited bool
 }
 
 // runOnce runs one child process, skipping every test already decided.
@@ -244,7 +252,8 @@ loop:
 		return runEnd{}, fmt.Errorf("go test %s: %s%s", o.Package, stderr.String(), c.pkgOutput.String())
 	}
 	normal := timedOut == "" && !c.crashed && !c.anyRunning()
-	return runEnd{normal: normal}, nil
+	exited := timedOut == "" && !c.crashed && c.anyRunning()
+	return runEnd{normal: normal, exited: exited}, nil
 }
 
 // binaryWatch tells when the test binary the go command started has

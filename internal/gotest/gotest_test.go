@@ -93,6 +93,16 @@ func TestRunStartup(t *testing.T) {
 		}
 		require.Equal(t, []string{"TestExitZero", "TestAfter"}, ran)
 	})
+	t.Run("a test that exits (log.Fatal) fails alone and the tests after it still run", func(t *testing.T) {
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./exit", Timeout: 10 * time.Second, Budget: time.Minute})
+		require.NoError(t, err)
+		want := []outcome{{"TestCallsLogFatal", Fail}, {"TestAfter", Pass}}
+		if d := cmp.Diff(want, outcomes(rs)); d != "" {
+			t.Fatalf("(-want +got)\n%s", d)
+		}
+		require.Contains(t, rs[0].Output, "lab code gave up")
+		require.Contains(t, rs[0].Output, "exited during this test")
+	})
 	t.Run("a package that hangs before any test is an error once its budget is spent", func(t *testing.T) {
 		t.Setenv("GOTEST_HANG", "1")
 		_, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: time.Second, Budget: 5 * time.Second})

@@ -120,6 +120,25 @@ func runStep[T any](step Step[T], subject T) (err error) {
 	return step.Run(subject)
 }
 
+// FailOnPanic, deferred at the top of a test that calls lab code outside
+// any step (a fuzz target, a measurement), turns a panic into the test's
+// failure, with the line of lab code that panicked. Uncaught, the panic
+// would end the test binary, and with it every test still to run.
+func FailOnPanic(t testing.TB) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	t.Helper()
+	msg := fmt.Sprintf("panic: %v", p)
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	if at := labFrame(runtime.CallersFrames(pcs[:n])); at != "" {
+		msg += "\n  at " + at
+	}
+	t.Fatal(msg)
+}
+
 // frameSource is what runtime.Frames offers.
 type frameSource interface{ Next() (runtime.Frame, bool) }
 

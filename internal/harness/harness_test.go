@@ -197,3 +197,21 @@ func TestRunShrunkReportsTheShortList(t *testing.T) {
 	require.Contains(t, r.msg, "round 9: failed after 8 operations; shrunk to 3:")
 	require.Contains(t, r.msg, "steps so far:\n  1. increment\n  2. expect count\n  3. increment\n  4. expect count\n  5. increment\n✗ 6. expect count")
 }
+
+func TestFailOnPanicFailsTheTestInstead(t *testing.T) {
+	r := &recorder{}
+	func() {
+		defer func() { _ = recover() }() // the recorder's Fatal panics to stop
+		func() {
+			defer FailOnPanic(r)
+			panic("lab code gave up")
+		}()
+	}()
+	require.Equal(t, "panic: lab code gave up", r.msg)
+
+	r = &recorder{}
+	func() {
+		defer FailOnPanic(r)
+	}()
+	require.Empty(t, r.msg, "no panic, no failure")
+}
