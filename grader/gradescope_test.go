@@ -108,6 +108,14 @@ func TestGradescopeEndToEnd(t *testing.T) {
 			honest := grade("honest", func(sub string) { copyDir(t, filepath.Join(root, "labs"), filepath.Join(sub, "labs")) })
 			require.Equal(t, 100.0, honest.Score, "the reference's labs score full marks:\n%s", failedTests(honest))
 
+			empty := grade("empty", func(sub string) {
+				require.NoError(t, os.WriteFile(filepath.Join(sub, "README.md"), []byte("hello\n"), 0o644))
+			})
+			require.Zero(t, empty.Score)
+			require.Empty(t, empty.Tests)
+			require.Equal(t, 1, strings.Count(strings.TrimSpace(empty.Output), "\n")+1, "one line: %q", empty.Output)
+			require.Contains(t, empty.Output, "upload your whole tcplab repository")
+
 			bare := grade("bare", func(sub string) { copyDir(t, filepath.Join(src, "labs"), filepath.Join(sub, "tcplab", "labs")) })
 			local := filepath.Join(t.TempDir(), "local.json")
 			cmd := exec.Command(filepath.Join(ag, "grader"), "-official", "-json", local, stage)
@@ -119,14 +127,6 @@ func TestGradescopeEndToEnd(t *testing.T) {
 			require.NoError(t, json.Unmarshal(b, &want))
 			require.Less(t, bare.Score, 100.0)
 			require.Equal(t, want.Score, bare.Score, "the bare starter scores on Gradescope what it scores locally")
-
-			empty := grade("empty", func(sub string) {
-				require.NoError(t, os.WriteFile(filepath.Join(sub, "README.md"), []byte("hello\n"), 0o644))
-			})
-			require.Zero(t, empty.Score)
-			require.Empty(t, empty.Tests)
-			require.Equal(t, 1, strings.Count(strings.TrimSpace(empty.Output), "\n")+1, "one line: %q", empty.Output)
-			require.Contains(t, empty.Output, "upload your whole tcplab repository")
 		})
 	}
 }
