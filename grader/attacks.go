@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,9 +16,11 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"tcplab/internal/attacks"
@@ -66,7 +69,7 @@ flags:
 	fs.StringVar(&c.jsonPath, "json", "", "also write the results as JSON to `FILE`")
 	fs.BoolVar(&c.markdown, "markdown", false, "also print the results as a Markdown table")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "longest any one check may run under an attack")
-	fs.DurationVar(&c.pkgTimeout, "package-timeout", 30*time.Second, "longest one package's checks may run under an attack")
+	fs.DurationVar(&c.pkgTimeout, "package-timeout", 2*time.Minute, "longest one package's checks (its build included) may run under an attack")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		return 2
 	}
@@ -78,7 +81,11 @@ flags:
 		}
 		c.run = re
 	}
-	rs, err := runAttacks(c, catalogue)
+	// Interrupted, the grading under way stops (run has its own handler)
+	// and so does the catalogue.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rs, err := runAttacks(ctx, c, catalogue)
 	if err != nil {
 		fmt.Fprintf(stderr, "grader attacks: %v\n", err)
 		return 2
@@ -101,7 +108,7 @@ flags:
 	return 0
 }
 
-func runAttacks(c attacksConfig, catalogue []attacks.Attack) ([]attackResult, error) {
+func runAttacks(ctx context.Context, c attacksConfig, catalogue []attacks.Attack) ([]attackResult, error) {
 	root, err := findRoot("")
 	if err != nil {
 		return nil, err
@@ -145,6 +152,9 @@ func runAttacks(c attacksConfig, catalogue []attacks.Attack) ([]attackResult, er
 		rs = append(rs, r)
 	}
 	for i, a := range todo {
+		if ctx.Err() != nil {
+			return rs, fmt.Errorf("interrupted")
+		}
 		start := time.Now()
 		r := attackResult{Name: a.Name, Stage: a.Stage, Want: a.Want, Bare: bare[a.Stage]}
 		tree := filepath.Join(tmp, fmt.Sprintf("attack%d", i))
@@ -159,7 +169,18 @@ func runAttacks(c attacksConfig, catalogue []attacks.Attack) ([]attackResult, er
 		if err != nil {
 			return nil, fmt.Errorf("attack %s: %w", a.Name, err)
 		}
-		r.Score, r.Seconds = score, time.Since(start).Seconds()
+		r.Score = score
+		if r.Score > r.Bare {
+			// A loaded machine can fail a bare starter's check that
+			// passes on another run (a build that overran its time):
+			// grade the bare starter again before crying forgery.
+			again, _, err := c.grade(starter, a.Stage)
+			if err == nil && again > bare[a.Stage] {
+				bare[a.Stage] = again
+				r.Bare = again
+			}
+		}
+		r.Seconds = time.Since(start).Seconds()
 		refusal := firstRefusal(out)
 		switch {
 		case r.Score > r.Bare:

@@ -38,15 +38,31 @@ func TestRefusedLabCodeFailsWhatLinksIt(t *testing.T) {
 }
 
 func TestRefusalReason(t *testing.T) {
-	r := refusals{"labs/1-reassembler": "labs/1-reassembler imports os: …"}
+	r := refusals{
+		why: map[string]string{"labs/1-reassembler": "labs/1-reassembler imports os: …"},
+		imports: map[string][]string{
+			"labs/0-bytestream": {}, "labs/1-reassembler": {"labs/0-bytestream"},
+			"labs/2-receiver": {"labs/1-reassembler"}, "labs/3-sender": {"labs/2-receiver"},
+			"labs/4-connection": {"labs/9-helper"}, "labs/9-helper": {"labs/3-sender"},
+		},
+	}
 	for _, c := range []struct {
 		pkg, want string
 	}{
 		{"labs/0-bytestream", ""},
 		{"labs/1-reassembler", "labs/1-reassembler imports os: …"},
 		{"labs/2-receiver", "labs/1-reassembler imports os: … (labs/2-receiver links it)"},
+		{"labs/4-connection", "labs/1-reassembler imports os: … (labs/4-connection links it)"},
 		{"internal/interop", "labs/1-reassembler imports os: … (internal/interop links it)"},
 	} {
 		require.Equal(t, c.want, r.reason(suite{pkg: c.pkg}), c.pkg)
 	}
+	// A lab of the student's own making, under labs/, that an early lab
+	// imports: the early lab links it.
+	r = refusals{
+		why:     map[string]string{"labs/9-helper": "labs/9-helper imports os: …"},
+		imports: map[string][]string{"labs/0-bytestream": {"labs/9-helper"}, "labs/9-helper": {}},
+	}
+	require.Equal(t, "labs/9-helper imports os: … (labs/0-bytestream links it)", r.reason(suite{pkg: "labs/0-bytestream"}))
+	require.Equal(t, "", refusals{}.reason(suite{pkg: "labs/0-bytestream"}))
 }

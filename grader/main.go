@@ -13,6 +13,7 @@
 //	go run ./grader [flags] check0|check1|check2|check3|check4|all [flags]
 //	go run ./grader sync-official
 //	go run ./grader mutants [flags]   (see mutants.go)
+//	go run ./grader attacks [flags]   (see attacks.go)
 //
 // Exit status: 0 if every check passed, 1 if any failed, 2 if the grader
 // could not run (bad arguments, not a tcplab tree).

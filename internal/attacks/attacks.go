@@ -170,6 +170,14 @@ var Catalogue = []Attack{
 		},
 	},
 	{
+		Name: "helper-lab", Stage: "check0", Want: Refused,
+		Why: "lab 0 imports a lab of the student's own making (labs/9-helper) that imports os, hoping only the graded labs are checked",
+		Files: map[string]string{
+			lab0 + "forge.go":         "package bytestream\n\nimport _ \"tcplab/labs/9-helper\"\n",
+			"labs/9-helper/helper.go": "package helper\n\nimport \"os\"\n\nfunc init() { os.Stdout.WriteString(\"PASS\\n\") }\n",
+		},
+	},
+	{
 		Name: "crash-at-start", Stage: "check0", Want: Contained,
 		Why:   "allowed code that crashes every test binary linking lab 0 as it starts, hoping checks that never run are forgotten",
 		Files: lab0File("forge.go", "", "var _ = func() int {\n\tvar m map[string]int\n\tm[\"x\"] = 1\n\treturn 0\n}()\n"),

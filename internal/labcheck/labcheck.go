@@ -277,3 +277,66 @@ func oneLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
 }
+
+// LabImports maps each lab under labs/ in fsys ("labs/1-reassembler") to
+// the labs its non-test Go files import (each named by its directory under
+// labs/, whatever package inside it is imported). The grader follows it to
+// know which suites link a refused lab: a lab may import any other.
+func LabImports(fsys fs.FS) (map[string][]string, error) {
+	labs, err := fs.ReadDir(fsys, "labs")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, l := range labs {
+		if !l.IsDir() {
+			continue
+		}
+		lab := "labs/" + l.Name()
+		out[lab] = []string{}
+		err := fs.WalkDir(fsys, lab, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if d.Name() == "testdata" {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return nil
+			}
+			src, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), p, src, parser.ImportsOnly)
+			if err != nil {
+				return nil // Check refuses it
+			}
+			for _, im := range f.Imports {
+				ip, err := strconv.Unquote(im.Path.Value)
+				if err != nil {
+					continue
+				}
+				rest, ok := strings.CutPrefix(ip, LabsPrefix)
+				if !ok {
+					continue
+				}
+				dir, _, _ := strings.Cut(rest, "/")
+				if other := "labs/" + dir; other != lab && !slices.Contains(out[lab], other) {
+					out[lab] = append(out[lab], other)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -163,3 +163,27 @@ func FuzzCheckFile(f *testing.F) {
 		}
 	})
 }
+
+func TestLabImports(t *testing.T) {
+	tree := fstest.MapFS{
+		"labs/0-a/a.go":      {Data: []byte("package a\n\nimport _ \"tcplab/labs/9-x/sub\"\n")},
+		"labs/1-b/b.go":      {Data: []byte("package b\n\nimport (\n\t\"fmt\"\n\t_ \"tcplab/labs/0-a\"\n)\n\nvar _ = fmt.Sprint\n")},
+		"labs/1-b/b_test.go": {Data: []byte("package b\n\nimport _ \"tcplab/labs/2-c\"\n")},
+		"labs/9-x/sub/x.go":  {Data: []byte("package sub\n\nimport \"os\"\n")},
+		"labs/9-x/README.md": {Data: []byte("hi\n")},
+		"labs/notadir.go":    {Data: []byte("package x\n")},
+	}
+	got, err := LabImports(tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"labs/0-a": {"labs/9-x"}, "labs/1-b": {"labs/0-a"}, "labs/9-x": {}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for lab, w := range want {
+		if strings.Join(got[lab], ",") != strings.Join(w, ",") {
+			t.Errorf("%s imports %v, want %v", lab, got[lab], w)
+		}
+	}
+}
