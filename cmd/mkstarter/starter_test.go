@@ -102,6 +102,7 @@ var instructorsOnly = []string{
 	"internal/mutants/mutants_test.go",
 	"grader/mutants_test.go",
 	"grader/reference_test.go",
+	"labs/gremlins-equivalent.txt",
 }
 
 // generate writes the starter through lab `through` to a fresh directory

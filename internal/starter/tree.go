@@ -132,6 +132,12 @@ func Generate(o Options) (Report, error) {
 			}
 			src = sf.Src
 		}
+		if textOnlyMarker(f, src) {
+			// The reference's own notes (gremlins' equivalent mutants, say)
+			// describe its solution; a starter has nothing they apply to.
+			rep.Dropped = append(rep.Dropped, f)
+			continue
+		}
 		if strings.HasSuffix(f, ".md") && !inTestdata(f) {
 			if src, err = StripMarkdown(f, src); err != nil {
 				return rep, err
@@ -246,4 +252,14 @@ func modulePath(root string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s/go.mod names no module", root)
+}
+
+// textOnlyMarker reports whether f is a text file (not Go, not Markdown)
+// whose first line marks it solution-only: "# lab:solution-only".
+func textOnlyMarker(f string, src []byte) bool {
+	if strings.HasSuffix(f, ".go") || strings.HasSuffix(f, ".md") || inTestdata(f) {
+		return false
+	}
+	first, _, _ := strings.Cut(string(src), "\n")
+	return strings.HasPrefix(strings.TrimSpace(first), "# lab:solution-only")
 }
