@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -18,6 +19,10 @@ type recorder struct {
 
 func (r *recorder) Helper()           {}
 func (r *recorder) Fatal(args ...any) { r.msg = args[0].(string); panic(r) }
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	panic(r)
+}
 
 func run(steps ...Step[*counter]) (msg string) {
 	r := &recorder{}

@@ -1,9 +1,6 @@
 package harness
 
-import (
-	"fmt"
-	"testing"
-)
+import "testing"
 
 // A model-based test draws a random list of operations, turns it into steps
 // (each action followed by what a model says the subject must report), and
@@ -103,5 +100,5 @@ func RunShrunk[T, Op any](t testing.TB, what string, ops []Op, fresh func() T, s
 			report = "\n" + pic + report
 		}
 	}
-	t.Fatal(fmt.Sprintf("%s: failed after %d operations; shrunk to %d:%s", what, len(ops), len(short), report))
+	t.Fatalf("%s: failed after %d operations; shrunk to %d:%s", what, len(ops), len(short), report)
 }
