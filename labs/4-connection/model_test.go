@@ -48,7 +48,6 @@ const (
 
 // mnSide is what the model knows of one connection.
 type mnSide struct {
-	side      ladder.Side
 	isn, peer receiver.Wrap32 // ours and the peer's
 	connected bool
 	text      []byte // everything this side's application will write
@@ -120,7 +119,7 @@ func newMNNet(r mnRound) *mnNet {
 		cfg := Config{Capacity: mnCapacity, MaxPayloadSize: r.maxPayload, InitialRTO: mnRTO,
 			MaxRetransmissions: mnMaxRetx, ISN: r.isn[s]}
 		n.c[s] = New(cfg)
-		n.m[s] = &mnSide{side: ladder.Side(s), isn: r.isn[s], peer: r.isn[1-s], text: r.text[s], linger: true,
+		n.m[s] = &mnSide{isn: r.isn[s], peer: r.isn[1-s], text: r.text[s], linger: true,
 			got: make([]bool, len(r.text[1-s])+2)}
 	}
 	return n
