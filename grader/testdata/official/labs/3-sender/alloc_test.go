@@ -36,11 +36,14 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	}
 }
 
-// TestLongTransferAllocatesNothing runs the steady state two thousand times
-// and counts every allocation, where AllocsPerRun's average would round a
-// few away: the queue of outstanding messages must be reused, not grown
-// forever. (Kills gremlins' ARITHMETIC_BASE mutant of the compaction
-// threshold, len(s.outstanding)/2 made *2.)
+// TestLongTransferAllocatesNothing runs the steady state two thousand times,
+// with writes of changing sizes, and counts every allocation, where
+// AllocsPerRun's average would round a few away: the queue of outstanding
+// messages and the payload buffers must be reused, not grown or dropped.
+// (Kills gremlins' ARITHMETIC_BASE mutant of the compaction threshold,
+// len(s.outstanding)/2 made *2, and its CONDITIONALS_BOUNDARY mutant of
+// Push's n > 0, which takes a spare buffer for an empty payload and loses
+// it.)
 func TestLongTransferAllocatesNothing(t *testing.T) {
 	defer failOnPanic(t)
 	const isn = receiver.Wrap32(54321)
@@ -48,14 +51,18 @@ func TestLongTransferAllocatesNothing(t *testing.T) {
 	transmit := func(receiver.SenderMessage) {}
 	s.Push(transmit)
 	s.Receive(receiver.ReceiverMessage{ACK: true, Ackno: isn + 1, WindowSize: 65535})
-	chunk := []byte(text(0, 3000))
+	sizes := []int{3000, 1000, 2500, 0, 1}
+	i := 0
 	round := func() {
-		s.Writer().Push(chunk)
+		s.Writer().Push([]byte(text(0, sizes[i%len(sizes)])))
+		i++
 		s.Push(transmit)
 		s.Receive(receiver.ReceiverMessage{ACK: true, Ackno: s.MakeEmptyMessage().Seqno, WindowSize: 65535})
 		s.Tick(time.Millisecond, transmit)
 	}
-	round() // the first round fills the free list
+	for range len(sizes) {
+		round() // fill the free list
+	}
 	if allocs := testing.AllocsPerRun(1, func() {
 		for range 2000 {
 			round()
