@@ -111,6 +111,14 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		if end.normal {
 			break
 		}
+		if end.hungAtStart {
+			if len(c.tests) == 0 {
+				return nil, fmt.Errorf("no test started in the %v the test binary ran: does the package hang as it starts (init, TestMain)?", o.Timeout)
+			}
+			// A rerun that hangs before its first test: the tests it
+			// would have run are never reported.
+			break
+		}
 		if end.exited {
 			// Nothing to learn from running it again: it exits again,
 			// and the tests after it never run.
@@ -138,6 +146,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 // runEnd says how one child process ended.
 type runEnd struct {
 	normal bool // every test that started also ended, nothing crashed
+	// hungAtStart: the test binary ran for a test's timeout without
+	// starting a test.
+	hungAtStart bool
 	// exited: the binary ended while tests ran, with no panic and no
 	// timeout: it exited on its own.
 	exited bool
@@ -214,6 +225,13 @@ loop:
 				timedOut = name
 				kill()
 			}
+			if c.started == 0 && timedOut == "" && watch.silentFor(o.Timeout) {
+				// The binary runs, but no test has begun within the time
+				// one test may take: an init (or TestMain) that never
+				// returns. Waiting out the package's budget tells no more.
+				timedOut = "-init"
+				kill()
+			}
 			if watch.gone(c.binaryStarted) {
 				// The test binary has exited, but the go command still
 				// waits for its output to end: a process the tests
@@ -238,6 +256,9 @@ loop:
 			msg = stderr.String()
 		}
 		return runEnd{}, &BuildError{Output: strings.TrimSpace(msg)}
+	}
+	if timedOut == "-init" {
+		return runEnd{hungAtStart: true}, nil
 	}
 	if timedOut != "" && timedOut != "-" {
 		c.fail(timedOut, fmt.Sprintf("timed out: still running after %v (an endless loop?)", o.Timeout))
@@ -265,6 +286,7 @@ type binaryWatch struct {
 	goPid   int
 	polls   int
 	seen    bool      // the binary has been running
+	seenAt  time.Time // when it was first seen running
 	goneAt  time.Time // when it was first found gone
 	reached bool      // goneAt passed its grace
 }
@@ -278,6 +300,9 @@ func (b *binaryWatch) gone(started bool) bool {
 		return false
 	}
 	if testBinaryRunning(b.goPid) {
+		if !b.seen {
+			b.seenAt = time.Now()
+		}
 		b.seen, b.goneAt = true, time.Time{}
 		return false
 	}
@@ -293,6 +318,12 @@ func (b *binaryWatch) gone(started bool) bool {
 	}
 	b.reached = true
 	return true
+}
+
+// silentFor reports whether the binary has been seen running for longer
+// than limit (0: no limit).
+func (b *binaryWatch) silentFor(limit time.Duration) bool {
+	return limit > 0 && b.seen && time.Since(b.seenAt) > limit
 }
 
 // testBinaryRunning reports whether a child of the process parent runs a

@@ -108,6 +108,15 @@ func TestRunStartup(t *testing.T) {
 		_, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: time.Second, Budget: 5 * time.Second})
 		require.ErrorContains(t, err, "no test started")
 	})
+	t.Run("a binary that starts no test within a test's timeout ends before the budget", func(t *testing.T) {
+		t.Setenv("GOTEST_HANG", "1")
+		// The context only bounds a failure: waiting out the 10-minute
+		// budget would end with the context's error instead.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		_, err := Run(ctx, Options{Dir: "testdata/mod", Package: "./hang", Timeout: 2 * time.Second, Budget: 10 * time.Minute})
+		require.ErrorContains(t, err, "no test started in the 2s the test binary ran")
+	})
 }
 
 func TestRunEndsWhenTheBinaryDoes(t *testing.T) {
