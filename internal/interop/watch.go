@@ -155,17 +155,17 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 		}
 	}
 	if n := s.SequenceLength(); n > 0 {
-		if *sent && int32(s.Seqno-*nxt) < 0 {
+		if *sent && s.Seqno.Less(*nxt) {
 			*retx++
 		}
-		if !*sent || int32(end-*nxt) > 0 {
+		if !*sent || nxt.Less(end) {
 			*nxt, *sent = end, true
 		}
 	}
 	if s.FIN {
 		*finSent, *finEnd = true, end
 	}
-	if r.ACK && *peerFIN && int32(r.Ackno-*peerFINEnd) >= 0 {
+	if r.ACK && *peerFIN && !r.Ackno.Less(*peerFINEnd) {
 		*peerFINAcked = true
 	}
 	close(w.changed)

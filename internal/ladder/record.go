@@ -74,7 +74,7 @@ type Recorder struct {
 	// sent is, per side, one past the highest absolute-ish seqno sent so
 	// far (as a Wrap32 end) and whether anything was sent, to spot
 	// retransmissions.
-	sentEnd [2]uint32
+	sentEnd [2]receiver.Wrap32
 	sentAny [2]bool
 	state   [2]string
 }
@@ -114,15 +114,14 @@ func (r *Recorder) SendReceiverHalf(at time.Duration, side Side, m receiver.Rece
 func (r *Recorder) add(at time.Duration, side Side, s receiver.SenderMessage, label string) int {
 	id := r.nextID
 	r.nextID++
-	seq := uint32(s.Seqno)
-	n := uint32(s.SequenceLength())
+	end := s.Seqno + receiver.Wrap32(s.SequenceLength())
 	retx := false
-	if n > 0 {
+	if s.SequenceLength() > 0 {
 		// Occupying sequence numbers below what this side already sent
-		// means sending them again (int32 compare: they wrap).
-		retx = r.sentAny[side] && int32(seq-r.sentEnd[side]) < 0
-		if !r.sentAny[side] || int32(seq+n-r.sentEnd[side]) > 0 {
-			r.sentEnd[side], r.sentAny[side] = seq+n, true
+		// means sending them again.
+		retx = r.sentAny[side] && s.Seqno.Less(r.sentEnd[side])
+		if !r.sentAny[side] || r.sentEnd[side].Less(end) {
+			r.sentEnd[side], r.sentAny[side] = end, true
 		}
 	}
 	r.rec.Events = append(r.rec.Events, Event{At: at, Kind: Send, Side: side, ID: id, Label: label, Retransmission: retx})

@@ -20,7 +20,8 @@ import (
 //     by exactly its own length (out of order, a duplicate, or one that
 //     fills a hole) is acknowledged at once, as RFC 5681 §4.2 asks: the
 //     peer's fast retransmit counts duplicate ACKs, and coalescing would
-//     merge them into one.
+//     merge them into one. They repeat the window last advertised, or the
+//     peer would not count them as duplicates.
 //   - Window updates. The Connection advertises its window only in answer
 //     to a segment; when the application's reads open the window enough to
 //     matter, flush announces it, or a peer facing a zero window would wait
@@ -323,6 +324,11 @@ func (e *endpoint) flush() {
 			return
 		}
 		e.zeroAckAt = now
+	}
+	if ackNow && e.advWnd > 0 && w > e.advWnd {
+		// A peer counts an ACK as a duplicate only if the window is the
+		// same too (RFC 5681 §2): the opening waits for the next ACK.
+		w = e.advWnd
 	}
 	m := empty
 	m.Receiver.WindowSize = w
