@@ -10,9 +10,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"tcplab/internal/gotest"
+	"tcplab/internal/sandbox"
 )
 
 // check is one graded unit: a leaf test, a speed measurement, or a whole
@@ -34,13 +36,18 @@ type grading struct {
 	root     string // the tree actually tested (a temporary copy under -official)
 	checks   []check
 	warnings []string
-	failure  error // the grader could not finish
+	failure  error     // the grader could not finish
+	progress *progress // nil: silent
+	// credential is the user the tests run as (-run-as), nil for the
+	// grader's own.
+	credential *syscall.Credential
 	// log is what Gradescope shows above the tests: every line printed but
 	// the failure details, which each test's own output carries.
 	log strings.Builder
 }
 
 func (g *grading) printf(format string, args ...any) {
+	g.progress.clear()
 	s := fmt.Sprintf(format, args...)
 	fmt.Fprint(g.cfg.stdout, s)
 	g.log.WriteString(stripColor(s))
@@ -48,6 +55,7 @@ func (g *grading) printf(format string, args ...any) {
 
 // detailf prints a line of failure detail: on the terminal, not in the log.
 func (g *grading) detailf(format string, args ...any) {
+	g.progress.clear()
 	fmt.Fprintf(g.cfg.stdout, format, args...)
 }
 
@@ -67,6 +75,10 @@ func (g *grading) grade(ctx context.Context) int {
 		return 2
 	}
 	g.root = root
+	if err := g.lookUpRunAs(); err != nil {
+		g.fatal(err)
+		return 2
+	}
 	todo := stageSuites(g.cfg.stage)
 	for _, s := range todo {
 		if _, err := os.Stat(filepath.Join(root, s.pkg)); err != nil {
@@ -93,6 +105,11 @@ func (g *grading) grade(ctx context.Context) int {
 			return 2
 		}
 		g.root = tmp
+		isolateGoEnv()
+		if err := g.shareCopy(tmp); err != nil {
+			g.fatal(err)
+			return 2
+		}
 	}
 	for _, w := range g.warnings {
 		if g.cfg.official {
@@ -102,23 +119,40 @@ func (g *grading) grade(ctx context.Context) int {
 		}
 		g.printf("%s %s\n", yellow("warning:"), w)
 	}
+	refused := g.checkLabCode()
 
 	passedPkg := map[string]bool{} // package → all its test checks passed
-	for _, s := range todo {
+	defer g.progress.close()
+	for i, s := range todo {
 		if s.bench != "" && g.cfg.run != nil && !g.cfg.run.MatchString(benchName(s.bench)) && !g.cfg.run.MatchString(s.name) {
 			continue
 		}
+		gatedCheck, gated := g.gate(s, passedPkg)
+		why := refused.reason(s)
+		collapsed := gated || why != "" // one reason stands for the suite
+		if !collapsed {
+			g.progress.suite(i+1, len(todo), s)
+		}
 		g.printf("%s\n", bold(fmt.Sprintf("%s (%s)", s.name, s.pkg)))
 		var cs []check
-		if s.bench != "" {
+		if gated {
+			cs = []check{gatedCheck}
+		} else if why != "" {
+			cs = g.refusedChecks(s, why)
+		} else if s.bench != "" {
 			cs = g.runSpeed(ctx, s, passedPkg)
 		} else {
 			cs = g.runTests(ctx, s)
-			ok := true
-			for _, c := range cs {
-				ok = ok && c.status != gotest.Fail
-			}
-			passedPkg[s.pkg] = ok
+		}
+		// What a student reads of a gated or refused suite is its one
+		// reason; what it scores is every official check, each failed or
+		// skipped for it.
+		shown := cs
+		if g.cfg.run == nil {
+			cs = complete(s, theManifest.checks(s), cs)
+		}
+		if s.bench == "" && !gated {
+			passedPkg[s.pkg] = !anyFailed(cs)
 		}
 		if ctx.Err() != nil {
 			g.fatal(fmt.Errorf("interrupted"))
@@ -134,7 +168,10 @@ func (g *grading) grade(ctx context.Context) int {
 				}
 			}
 		}
-		g.report(cs)
+		if !collapsed {
+			shown = cs
+		}
+		g.report(shown)
 		g.checks = append(g.checks, cs...)
 		if g.cfg.stop && anyFailed(cs) {
 			g.printf("stopping at the first failure (-stop)\n")
@@ -152,8 +189,35 @@ func (g *grading) grade(ctx context.Context) int {
 		return 0
 	}
 	g.printf("%s\n", red(summary))
+	g.hints()
 	return 1
 }
+
+// hints tells a student with failures the two ways to narrow a run down.
+func (g *grading) hints() {
+	for _, c := range g.checks {
+		if c.status != gotest.Fail || c.name == "not run" || c.name == "builds" || c.name == "runs" {
+			continue
+		}
+		g.printf("%s\n", faint(fmt.Sprintf("one check at a time: go run ./grader %s -run %s", g.cfg.stageName, shellQuote(runPattern(c.name)))))
+		break
+	}
+	if !g.cfg.stop {
+		g.printf("%s\n", faint(fmt.Sprintf("stop at the first failure: go run ./grader %s -stop", g.cfg.stageName)))
+	}
+}
+
+// runPattern is a -run pattern that matches the check called name and no
+// other: go test matches each level of a subtest's name separately.
+func runPattern(name string) string {
+	var parts []string
+	for _, p := range strings.Split(name, "/") {
+		parts = append(parts, "^"+regexp.QuoteMeta(p)+"$")
+	}
+	return strings.Join(parts, "/")
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func (g *grading) counts() (passed, failed, skipped int) { return tally(g.checks) }
 
@@ -181,6 +245,42 @@ func anyFailed(cs []check) bool {
 	return false
 }
 
+// The checks against Linux run in internal/interop, in the sandbox; those
+// of check4 drive the student's whole TCP (webget at check0 uses the
+// kernel's).
+const (
+	interopPkg    = "internal/interop"
+	connectionPkg = "labs/4-connection"
+)
+
+// sandboxAvailable says whether the sandbox can be made here; tests
+// replace it.
+var sandboxAvailable = sandbox.Available
+
+func (s suite) needsSandbox() bool    { return s.pkg == interopPkg }
+func (s suite) needsWholeStack() bool { return s.pkg == interopPkg && s.stage >= 4 }
+
+// gate decides, before anything is built, that a suite cannot run: the
+// sandbox cannot be made here (a skip: not the student's fault), or the
+// suite needs the student's whole TCP and the connection's own checks
+// failed (a failure). Unfinished code would otherwise make each check
+// against Linux wait out its timeout, minutes in all, to say what the
+// connection's checks already said.
+func (g *grading) gate(s suite, passedPkg map[string]bool) (check, bool) {
+	if s.needsWholeStack() {
+		if ok, ran := passedPkg[connectionPkg]; ran && !ok {
+			return check{suite: s, name: "not run", status: gotest.Fail,
+				detail: "not run: these need your whole TCP, and the connection's checks above fail: fix those first"}, true
+		}
+	}
+	if s.needsSandbox() {
+		if err := sandboxAvailable(); err != nil {
+			return check{suite: s, name: "not run", status: gotest.Skip, detail: err.Error()}, true
+		}
+	}
+	return check{}, false
+}
+
 // runTests runs a suite's tests: one check per leaf test, or one failing
 // check for the whole package if it does not build.
 func (g *grading) runTests(ctx context.Context, s suite) []check {
@@ -191,20 +291,23 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 			detail: s.pkg + " is not in this tree: it comes with a later lab's release"}}
 	}
 	o := gotest.Options{
-		Dir:     g.root,
-		Package: "./" + s.pkg,
-		Timeout: max(g.cfg.timeout, s.timeout),
-		Budget:  max(g.cfg.pkgTimeout, 2*s.timeout),
+		Dir:      g.root,
+		Package:  "./" + s.pkg,
+		Timeout:  max(g.cfg.timeout, s.timeout),
+		Budget:   max(g.cfg.pkgTimeout, 2*s.timeout),
+		Progress: g.progress.update,
+
+		Credential: g.credential,
 	}
 	// A suite that takes only some of its package's tests runs just those,
 	// unless -run asks for others: then -run picks, and the suite keeps the
 	// ones that are its own.
-	var own *regexp.Regexp
+	var own []*regexp.Regexp
 	switch {
 	case g.cfg.run != nil:
 		o.Run = g.cfg.run.String()
 		if s.tests != "" {
-			own = regexp.MustCompile(s.tests)
+			own = levels(s.tests)
 		}
 	case s.tests != "":
 		o.Run = s.tests
@@ -218,7 +321,7 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	}
 	var cs []check
 	for _, r := range rs {
-		if own != nil && !own.MatchString(strings.SplitN(r.Name, "/", 2)[0]) {
+		if own != nil && !matchLevels(own, r.Name) {
 			continue
 		}
 		c := check{suite: s, name: r.Name, status: r.Status, elapsed: r.Elapsed, output: r.Output}
@@ -231,6 +334,28 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 		cs = append(cs, c)
 	}
 	return cs
+}
+
+// levels splits a go test -run pattern at its slashes, one pattern per
+// level of a subtest's name, as go test matches them.
+func levels(pattern string) []*regexp.Regexp {
+	var res []*regexp.Regexp
+	for _, p := range strings.Split(pattern, "/") {
+		res = append(res, regexp.MustCompile(p))
+	}
+	return res
+}
+
+// matchLevels reports whether the test called name is one that the
+// pattern's levels select: each level of its name matches the pattern's
+// level (a name with fewer levels than the pattern would run its subtests).
+func matchLevels(levels []*regexp.Regexp, name string) bool {
+	for i, part := range strings.Split(name, "/") {
+		if i < len(levels) && !levels[i].MatchString(part) {
+			return false
+		}
+	}
+	return true
 }
 
 // brokenPackage is the one check that stands for a package that could not
@@ -258,12 +383,15 @@ func (g *grading) runSpeed(ctx context.Context, s suite, passedPkg map[string]bo
 			detail: "not measured: fix the failing checks above first (code that does nothing is fast)"}}
 	}
 	o := gotest.Options{
-		Dir:     g.root,
-		Package: "./" + s.pkg,
-		Bench:   s.bench,
-		Args:    []string{"-benchtime=" + g.cfg.benchtime},
-		Timeout: g.cfg.timeout,
-		Budget:  g.cfg.pkgTimeout,
+		Dir:      g.root,
+		Package:  "./" + s.pkg,
+		Bench:    s.bench,
+		Args:     []string{"-benchtime=" + g.cfg.benchtime},
+		Timeout:  g.cfg.timeout,
+		Budget:   g.cfg.pkgTimeout,
+		Progress: g.progress.update,
+
+		Credential: g.credential,
 	}
 	rs, err := gotest.Run(ctx, o)
 	if err != nil {

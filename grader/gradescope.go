@@ -37,9 +37,11 @@ type gsBoard struct {
 	Order string  `json:"order"`
 }
 
-// results builds the Gradescope results from the checks so far. Each
-// suite's points are split evenly over its checks that ran (skipped checks
-// are worth nothing either way).
+// results builds the Gradescope results from the checks so far. A stage is
+// worth 100 points, apportioned over its suites by the stage table and over
+// each suite's official checks (the manifest) in hundredths, so a full pass
+// scores exactly 100. A check earns its points only by passing; a skipped
+// one earns nothing, and a name outside the manifest is worth nothing.
 func (g *grading) results() gsResults {
 	r := gsResults{
 		ExecutionTime: int(math.Ceil(time.Since(g.start).Seconds())),
@@ -47,34 +49,50 @@ func (g *grading) results() gsResults {
 		Visibility:    "visible",
 		Tests:         []gsTest{},
 	}
+	stage := stageSuites(g.cfg.stage)
+	points := shares(stage, theManifest)
+	// A suite the manifest does not know (a stale manifest, which
+	// TestManifestIsCurrent catches) splits its share over what ran.
 	counted := map[string]int{}
 	for _, c := range g.checks {
 		if c.status != gotest.Skip {
 			counted[c.suite.name]++
 		}
 	}
+	worth := func(c check) float64 {
+		if theManifest.checks(c.suite) != nil {
+			return points[c.suite.name][c.name]
+		}
+		if c.status == gotest.Skip {
+			return 0
+		}
+		return round4(suiteShare(stage, c.suite) / float64(counted[c.suite.name]))
+	}
+	var score float64
 	for _, c := range g.checks {
 		t := gsTest{Name: fmt.Sprintf("%s: %s", c.suite.name, displayName(c.name)), Visibility: "visible", Status: "passed", Tags: []string{c.suite.pkg}}
+		t.MaxScore = worth(c)
 		switch c.status {
 		case gotest.Pass:
-			t.MaxScore = round4(c.suite.points / float64(counted[c.suite.name]))
 			t.Score = t.MaxScore
 			if c.suite.bench != "" {
 				t.Output = c.detail
 			}
 		case gotest.Fail:
-			t.MaxScore = round4(c.suite.points / float64(counted[c.suite.name]))
 			t.Status, t.Output = "failed", c.detail
 		default:
 			t.Output = "skipped: " + c.detail
+			if t.MaxScore > 0 {
+				t.Status = "failed"
+			}
 		}
-		r.Score += t.Score
+		score += t.Score
 		r.Tests = append(r.Tests, t)
 		if c.suite.bench != "" && c.gbits > 0 {
 			r.Leaderboard = append(r.Leaderboard, gsBoard{Name: c.name + " (Gbit/s)", Value: round2(c.gbits), Order: "desc"})
 		}
 	}
-	r.Score = round2(r.Score)
+	r.Score = round2(score)
 	if g.failure != nil && !strings.Contains(r.Output, g.failure.Error()) {
 		r.Output += "grader: " + g.failure.Error() + "\n"
 	}
@@ -103,6 +121,12 @@ func (g *grading) writeJSON() error {
 	b, err := json.MarshalIndent(g.results(), "", "  ")
 	if err != nil {
 		return fmt.Errorf("results: %w", err)
+	}
+	if g.cfg.jsonPath == "-" {
+		if _, err := g.cfg.jsonOut.Write(append(b, '\n')); err != nil {
+			return fmt.Errorf("results: %w", err)
+		}
+		return nil
 	}
 	if err := os.WriteFile(g.cfg.jsonPath, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("results: %w", err)

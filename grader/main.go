@@ -10,7 +10,7 @@
 //
 // Usage:
 //
-//	go run ./grader [flags] check0|check1|check2|check3|check4|all
+//	go run ./grader [flags] check0|check1|check2|check3|check4|all [flags]
 //	go run ./grader sync-official
 //	go run ./grader mutants [flags]   (see mutants.go)
 //
@@ -30,13 +30,15 @@ import (
 	"syscall"
 	"time"
 
+	"tcplab/internal/attacks"
 	"tcplab/internal/mutants"
 )
 
 func usage() {
-	fmt.Fprintf(os.Stderr, `usage: go run ./grader [flags] check0|check1|check2|check3|check4|all
+	fmt.Fprintf(os.Stderr, `usage: go run ./grader [flags] check0|check1|check2|check3|check4|all [flags]
        go run ./grader sync-official   (instructors: refresh the official tests)
        go run ./grader mutants [flags] (instructors: do the checks catch the known bugs?)
+       go run ./grader attacks [flags] (instructors: can lab code forge its grade?)
 
 flags:
 `)
@@ -54,10 +56,12 @@ type config struct {
 	timeout     time.Duration  // longest one test may run
 	pkgTimeout  time.Duration  // longest one package may run
 	benchtime   string
-	official    bool   // grade with the embedded official tests
-	officialDir string // grade with the tests of this reference tree
-	jsonPath    string // Gradescope results.json
+	official    bool      // grade with the embedded official tests
+	officialDir string    // grade with the tests of this reference tree
+	jsonPath    string    // Gradescope results.json ("-": stdout)
+	jsonOut     io.Writer // where -json - writes
 	race        bool
+	runAs       string // run the tests as this user (Gradescope)
 	stdout      io.Writer
 	stderr      io.Writer
 }
@@ -69,6 +73,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "mutants" {
 		return mutantsMain(args[1:], stdout, stderr, mutants.Catalogue)
+	}
+	if len(args) > 0 && args[0] == "attacks" {
+		return attacksMain(args[1:], stdout, stderr, attacks.Catalogue)
 	}
 	fs := flag.NewFlagSet("grader", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -84,28 +91,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.benchtime, "benchtime", "200ms", "how long each speed check measures (go test -benchtime)")
 	fs.BoolVar(&c.official, "official", false, "grade with the official tests built into the grader, whatever the tree's test files say")
 	fs.StringVar(&c.officialDir, "official-dir", "", "grade with the test files of the reference tree `DIR` (implies -official)")
-	fs.StringVar(&c.jsonPath, "json", "", "also write a Gradescope results.json to `FILE`")
+	fs.StringVar(&c.jsonPath, "json", "", "also write a Gradescope results.json to `FILE` (-: to stdout, instead of the report)")
 	fs.BoolVar(&c.race, "race", false, "run the tests with the race detector")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&c.runAs, "run-as", "", "run the tests as `USER`, who must not be able to write the results (the grader runs as root; see grader/README.md)")
+	words, err := parseInterspersed(fs, args)
+	if err != nil {
 		return 2
 	}
-	if fs.NArg() == 1 && fs.Arg(0) == "sync-official" {
+	if len(words) == 1 && words[0] == "sync-official" {
 		return syncOfficial(c)
 	}
-	if fs.NArg() > 0 && fs.Arg(0) == "mutants" {
+	if len(words) > 0 && words[0] == "mutants" {
 		fmt.Fprintf(stderr, "grader: mutants takes its own flags, after it: go run ./grader mutants -h\n")
 		return 2
 	}
-	if fs.NArg() != 1 {
+	if len(words) != 1 {
 		usage()
 		return 2
 	}
-	n, ok := stageNames[fs.Arg(0)]
+	n, ok := stageNames[words[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "grader: unknown stage %q (want check0 … check4 or all)\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "grader: unknown stage %q (want check0 … check4 or all)\n", words[0])
 		return 2
 	}
-	c.stage, c.stageName = n, fs.Arg(0)
+	c.stage, c.stageName = n, words[0]
 	if *runPat != "" {
 		re, err := regexp.Compile(*runPat)
 		if err != nil {
@@ -118,7 +127,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		c.official = true
 	}
 
-	g := &grading{cfg: c, start: time.Now()}
+	// -json - wants the results on stdout and nothing else there: the
+	// report is in them, and progress would only be noise.
+	progressTo := io.Writer(stderr)
+	if c.jsonPath == "-" {
+		c.jsonOut, c.stdout, progressTo = stdout, io.Discard, nil
+	}
+	g := &grading{cfg: c, start: time.Now(), progress: newProgress(progressTo)}
 	// The results file is written on every way out, a crash of the grader
 	// itself included, so Gradescope always has something to show.
 	defer func() {
@@ -141,6 +156,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// parseInterspersed parses flags wherever they stand among the other
+// words, so `grader all -json r.json` means what `grader -json r.json all`
+// does: a student adds a flag to the end of the command they just ran. A
+// lone "--" ends the flags as usual. It returns the words that are not
+// flags, in order.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return words, nil
+		}
+		// flag stops at "--" (consumed) or at a word; after "--" every
+		// word is positional.
+		if len(args) >= len(rest)+1 && args[len(args)-len(rest)-1] == "--" {
+			return append(words, rest...), nil
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
+	}
 }
 
 // errUsage marks errors in how the grader was called or where.

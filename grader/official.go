@@ -97,13 +97,25 @@ func errorsIsNotExist(err error) bool {
 // embedded copy, or the reference tree named by -official-dir.
 func (g *grading) officialFiles() (map[string][]byte, error) {
 	if g.cfg.officialDir != "" {
-		return selectFiles(os.DirFS(g.cfg.officialDir))
+		fsys := os.DirFS(g.cfg.officialDir)
+		files, err := selectFiles(fsys)
+		if err != nil {
+			return nil, err
+		}
+		return files, addModuleFiles(files, fsys, ".", false)
 	}
 	sub, err := fs.Sub(embedded, officialRoot)
 	if err != nil {
 		return nil, err
 	}
-	return selectFiles(sub)
+	files, err := selectFiles(sub)
+	if err != nil {
+		return nil, err
+	}
+	if err := addModuleFiles(files, sub, officialModuleDir, true); err != nil {
+		return nil, fmt.Errorf("official module files: %w (run go run ./grader sync-official)", err)
+	}
+	return files, nil
 }
 
 // compareOfficial lists, as warnings, the tree's test files in the packages
@@ -155,6 +167,12 @@ func overlayOfficial(root, dst string, official map[string][]byte) error {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
+		if leftOutOfCopy(filepath.ToSlash(rel)) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		if d.IsDir() {
 			if d.Name() == ".git" {
 				return fs.SkipDir
@@ -243,6 +261,25 @@ func syncOfficial(c config) int {
 		}
 		fmt.Fprintf(c.stdout, "%s\n", path.Join("grader", officialRoot, p))
 	}
+	for _, name := range moduleFiles {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err == nil {
+			full := filepath.Join(dst, officialModuleDir, name+".txt")
+			if err = os.MkdirAll(filepath.Dir(full), 0o755); err == nil {
+				err = os.WriteFile(full, b, 0o644)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "grader: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(c.stdout, "%s\n", path.Join("grader", officialRoot, officialModuleDir, name+".txt"))
+	}
+	if err := writeManifest(root, files, c.stderr); err != nil {
+		fmt.Fprintf(c.stderr, "grader: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(c.stdout, "%s\n", manifestPath)
 	return 0
 }
 

@@ -35,9 +35,18 @@ func mark(s gotest.Status) string {
 	return yellow("–")
 }
 
+// How much of a suite's failures a student reads in full: one root cause
+// often fails dozens of checks, and the first few failures say it; the
+// next ones get a line each, the rest a count. -v lifts both limits.
+const (
+	fullFailures  = 2  // per suite, with steps, diff and ladder
+	briefFailures = 12 // per suite, one line each, after the full ones
+)
+
 // report prints a suite's checks: one line per top-level test (every leaf
-// with -v), every failing and skipped leaf, and under each failure what went
-// wrong.
+// with -v), the first failures in full and the next ones a line each, and
+// each skip reason once with its count. A suite that passed whole is one
+// line.
 func (g *grading) report(cs []check) {
 	if len(cs) == 0 {
 		g.printf("  %s\n", faint("(no checks matched)"))
@@ -52,6 +61,24 @@ func (g *grading) report(cs []check) {
 		}
 		return
 	}
+	if len(cs) == 1 && (cs[0].name == "not run" || cs[0].name == "lab code") {
+		// Gated or refused before it was built: the reason is the whole story.
+		if cs[0].status == gotest.Skip {
+			g.printf("  %s %s\n", mark(cs[0].status), yellow("skipped: "+cs[0].detail))
+		} else {
+			g.printf("  %s %s\n", mark(cs[0].status), cs[0].detail)
+		}
+		return
+	}
+	passed, failed, skipped := tally(cs)
+	if failed == 0 && skipped == 0 && !g.cfg.verbose {
+		g.printf("  %s %s %s\n", mark(gotest.Pass), plural(passed, "check")+" passed", faint(seconds(sumElapsed(cs))))
+		return
+	}
+	r := suiteReport{g: g, full: fullFailures, brief: briefFailures}
+	if g.cfg.verbose {
+		r.full, r.brief = len(cs), 0
+	}
 	for len(cs) > 0 {
 		top := topName(cs[0].name)
 		n := 1
@@ -61,26 +88,18 @@ func (g *grading) report(cs []check) {
 		group := cs[:n]
 		cs = cs[n:]
 
-		passed, failed, skipped := tally(group)
-		var elapsed time.Duration
-		for _, c := range group {
-			elapsed += c.elapsed
-		}
-		single := len(group) == 1 && group[0].name == top
-		if single {
-			g.leaf(group[0], top, 2)
+		if len(group) == 1 && group[0].name == top {
+			r.leaf(group[0], top, 2)
 			continue
 		}
+		passed, failed, skipped := tally(group)
 		status := gotest.Pass
 		if failed > 0 {
 			status = gotest.Fail
 		} else if passed == 0 {
 			status = gotest.Skip
 		}
-		count := fmt.Sprintf("%d checks", len(group))
-		if len(group) == 1 {
-			count = "1 check"
-		}
+		count := plural(len(group), "check")
 		switch {
 		case passed+failed == 0:
 			count = fmt.Sprintf("%d skipped", skipped)
@@ -90,27 +109,102 @@ func (g *grading) report(cs []check) {
 				count += fmt.Sprintf(", %d skipped", skipped)
 			}
 		}
-		g.printf("  %s %s %s %s\n", mark(status), top, faint("("+count+")"), faint(seconds(elapsed)))
+		g.printf("  %s %s %s %s\n", mark(status), top, faint("("+count+")"), faint(seconds(sumElapsed(group))))
 		for _, c := range group {
-			if g.cfg.verbose || c.status != gotest.Pass {
-				g.leaf(c, leafName(c.name), 4)
-			}
+			r.leaf(c, leafName(c.name), 4)
+		}
+	}
+	if r.hidden > 0 {
+		g.printf("  %s\n", faint(fmt.Sprintf("… and %s not shown (-v shows them all, -run picks some)", plural(r.hidden, "more failing check"))))
+	}
+	for _, reason := range r.skipOrder {
+		g.printf("  %s %s %s\n", mark(gotest.Skip), plural(r.skips[reason], "check"), yellow("skipped: "+reason))
+	}
+}
+
+// suiteReport is what report has shown of one suite so far.
+type suiteReport struct {
+	g           *grading
+	full, brief int // failures still to show in full, and in a line
+	hidden      int // failures shown only in the counts
+	skips       map[string]int
+	skipOrder   []string
+}
+
+// leaf prints one check and, for a failure, what the student should read:
+// in full while the suite's budget lasts, then its failing step alone.
+func (r *suiteReport) leaf(c check, name string, indent int) {
+	g := r.g
+	pad := strings.Repeat(" ", indent)
+	switch c.status {
+	case gotest.Fail:
+		switch {
+		case r.full > 0:
+			r.full--
+			g.printf("%s%s %s %s\n", pad, mark(c.status), name, faint(seconds(c.elapsed)))
+			g.printIndented(c.detail, indent+4)
+		case r.brief > 0:
+			r.brief--
+			g.printf("%s%s %s %s\n", pad, mark(c.status), name, faint(headline(c.detail)))
+		default:
+			r.hidden++
+		}
+	case gotest.Skip:
+		if r.skips == nil {
+			r.skips = map[string]int{}
+		}
+		if r.skips[c.detail] == 0 {
+			r.skipOrder = append(r.skipOrder, c.detail)
+		}
+		r.skips[c.detail]++
+		if g.cfg.verbose {
+			g.printf("%s%s %s\n", pad, mark(c.status), name)
+		}
+	default:
+		if g.cfg.verbose {
+			g.printf("%s%s %s %s\n", pad, mark(c.status), name, faint(seconds(c.elapsed)))
 		}
 	}
 }
 
-// leaf prints one check and, for a failure, what the student should read.
-func (g *grading) leaf(c check, name string, indent int) {
-	pad := strings.Repeat(" ", indent)
-	switch c.status {
-	case gotest.Fail:
-		g.printf("%s%s %s %s\n", pad, mark(c.status), name, faint(seconds(c.elapsed)))
-		g.printIndented(c.detail, indent+4)
-	case gotest.Skip:
-		g.printf("%s%s %s %s\n", pad, mark(c.status), name, yellow("skipped: "+c.detail))
-	default:
-		g.printf("%s%s %s %s\n", pad, mark(c.status), name, faint(seconds(c.elapsed)))
+// headline is a failure in one line: its failing step (the harness's
+// "✗ 3. expect closed"), else its first line of detail that says more than
+// a seed.
+func headline(detail string) string {
+	first := ""
+	for _, l := range strings.Split(detail, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "✗ ") {
+			first = t
+			break
+		}
+		if first == "" && t != "" && !seedOnly.MatchString(strings.TrimSpace(logHeader.ReplaceAllString("    "+t, ""))) {
+			first = t
+		}
 	}
+	// A recovered panic's note adds nothing to a line.
+	first = strings.NewReplacer(" [recovered, repanicked]", "", " [recovered]", "").Replace(first)
+	const width = 90
+	if r := []rune(first); len(r) > width {
+		first = string(r[:width-1]) + "…"
+	}
+	return "— " + first
+}
+
+func sumElapsed(cs []check) time.Duration {
+	var d time.Duration
+	for _, c := range cs {
+		d += c.elapsed
+	}
+	return d
+}
+
+// plural says "1 check", "2 checks".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (g *grading) printIndented(s string, n int) {
@@ -165,6 +259,9 @@ func condense(out string) string {
 			if pic := picture(lines[:i], indent); pic != "" {
 				report = pic + "\n\n" + report
 			}
+			if ctx := logContext(lines[:i]); ctx != "" {
+				report = ctx + "\n" + report
+			}
 			return report
 		}
 	}
@@ -175,7 +272,9 @@ func condense(out string) string {
 	}
 	lines = dropTestifyNoise(lines)
 	// Plain t.Error/t.Fatal messages, without the file:line headers'
-	// indentation; at most 20 lines.
+	// indentation; at most 20 lines of words (a ladder the test drew
+	// comes whole: half a picture explains nothing).
+	const most = 20
 	var msg []string
 	for _, l := range lines {
 		if logHeader.MatchString(l) {
@@ -186,10 +285,38 @@ func condense(out string) string {
 		msg = append(msg, l)
 	}
 	msg = trimEmpty(msg)
-	if len(msg) > 20 {
-		msg = append(msg[:20], fmt.Sprintf("… (%d more lines)", len(msg)-20))
+	words := 0
+	for i, l := range msg {
+		if !strings.Contains(l, "│") {
+			words++
+		}
+		if words > most {
+			msg = append(msg[:i], fmt.Sprintf("… (%d more lines)", len(msg)-i))
+			break
+		}
 	}
 	return dedentAll(strings.Join(msg, "\n"))
+}
+
+// logContext returns the last few messages the test logged before the
+// harness's report, one a line: a seeded test's seed, and the round and
+// parameters a randomized test names in its failure's header line, without
+// which its failure cannot be reproduced.
+func logContext(before []string) string {
+	const keep = 3
+	var msgs []string
+	for _, l := range before {
+		if !logHeader.MatchString(l) {
+			continue
+		}
+		if m := strings.TrimSpace(logHeader.ReplaceAllString(l, "")); m != "" {
+			msgs = append(msgs, m)
+		}
+	}
+	if len(msgs) > keep {
+		msgs = msgs[len(msgs)-keep:]
+	}
+	return strings.Join(msgs, "\n")
 }
 
 // picture returns what a harness subject drew above its report (the
@@ -225,6 +352,11 @@ func panicSummary(lines []string) string {
 		}
 		if j := strings.LastIndex(file, " +0x"); j >= 0 {
 			file = file[:j]
+		}
+		// The student knows where their tree is: from labs/ on is
+		// the part that says which file.
+		if j := strings.LastIndex(file, "/labs/"); j >= 0 {
+			file = file[j+1:]
 		}
 		out = append(out, "  at "+file+" ("+shortFunc(fn)+")")
 		if len(out) > 6 {

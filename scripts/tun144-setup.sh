@@ -30,13 +30,37 @@ uplink() {
 	ip -4 route show default | awk '{for (i = 1; i < NF; i++) if ($i == "dev") { print $(i+1); exit }}'
 }
 
+# can_open says whether $1 may open /dev/net/tun, which every TUN program
+# opens before it attaches to a device, even one the user owns.
+can_open() {
+	[ "$(id -u "$1")" = 0 ] && return 0
+	if command -v setpriv >/dev/null 2>&1; then
+		setpriv --reuid="$1" --regid="$(id -g "$1")" --clear-groups sh -c ': <>/dev/net/tun' 2>/dev/null
+	else
+		su -s /bin/sh -c ': <>/dev/net/tun' "$1" 2>/dev/null
+	fi
+}
+
 up() {
 	user=${1:-${SUDO_USER:-root}}
+	id -u "$user" >/dev/null 2>&1 || die "no user $user"
+	# Checked before anything changes: with /dev/net/tun at 0600 (some
+	# systems ship it so) the device would be the user's, and webget
+	# would still fail with "permission denied".
+	[ -e /dev/net/tun ] || die "/dev/net/tun does not exist: modprobe tun"
+	can_open "$user" || die "$user cannot open /dev/net/tun (mode $(stat -c %04a /dev/net/tun), owner $(stat -c %U /dev/net/tun)), which webget and tcpcat open first: chmod 0666 /dev/net/tun (its usual mode: opening it grants nothing by itself), then run this again"
 	out=$(uplink)
 	[ -n "$out" ] || die "no default route: nothing to forward to"
 	if ! ip link show "$DEV" >/dev/null 2>&1; then
 		ip tuntap add dev "$DEV" mode tun user "$user"
 	fi
+	# A tun144 made earlier for someone else stays theirs.
+	owner=$(ip -d link show "$DEV" | sed -n 's/.* tun type tun .*user \([^ ]*\).*/\1/p')
+	case "$owner" in
+	"$user" | "$(id -u "$user")") ;;
+	"") [ "$(id -u "$user")" = 0 ] || die "$DEV exists and only root may use it, not $user: run $0 down first" ;;
+	*) die "$DEV exists and belongs to $owner, not $user: run $0 down first" ;;
+	esac
 	ip addr replace "$KERNEL_ADDR" dev "$DEV"
 	ip link set dev "$DEV" mtu 1500 up
 	[ -e "$SAVED" ] || cat /proc/sys/net/ipv4/ip_forward >"$SAVED"

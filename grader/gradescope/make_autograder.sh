@@ -3,24 +3,26 @@
 #
 #   grader/gradescope/make_autograder.sh check2 /tmp/check2-autograder.zip
 #
-# The zip holds the starter tree for the labs that stage grades (the
-# reference with solutions stubbed out, so it can be shared with TAs), the
-# stage name, and setup.sh and run_autograder at its root, as Gradescope
-# wants them.
+# The zip holds the whole starter tree (the reference with every solution
+# stubbed out, so it can be shared with TAs), the stage name, and setup.sh
+# and run_autograder at its root, as Gradescope wants them. Every stage
+# gets the whole starter: check0 already runs webget in internal/interop,
+# which links every lab; run_autograder puts in a submission's own code
+# only for the labs the stage grades.
 set -euo pipefail
 
-stage=${1:?usage: make_autograder.sh check0..check4|all OUT.zip}
-zip=${2:?usage: make_autograder.sh check0..check4|all OUT.zip}
+usage="usage: make_autograder.sh check0..check4|all OUT.zip"
+stage=${1:?$usage}
+zip=${2:?$usage}
 case $stage in
-check[0-4]) through=${stage#check} ;;
-all) through=4 ;;
-*) echo "unknown stage $stage" >&2; exit 2 ;;
+check[0-4] | all) ;;
+*) echo "unknown stage $stage ($usage)" >&2; exit 2 ;;
 esac
 
-root=$(git rev-parse --show-toplevel)
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$root" && go run ./cmd/mkstarter -through "$through" -out "$tmp/source")
+(cd "$root" && go run ./cmd/mkstarter -out "$tmp/source" >/dev/null)
 cp "$root/grader/gradescope/setup.sh" "$root/grader/gradescope/run_autograder" "$tmp/source/"
 echo "$stage" >"$tmp/source/stage"
 rm -f "$zip"

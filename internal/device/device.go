@@ -9,6 +9,14 @@
 // sandbox runs them inside a throwaway network namespace. Pipe joins two
 // stacks in memory. Impair and ImpairReads make either kind of link lose,
 // reorder and duplicate datagrams, reproducibly from a seed.
+//
+// OpenOffloadTUN opens a TUN with the kernel's offloads (IFF_VNET_HDR,
+// checksum and TSO), falling back to fewer or none where the kernel
+// refuses them. It moves datagrams in batches (BatchDevice, wireguard-go's
+// shape): a 64 KiB super-packet comes in with one read and is split into
+// segments (SplitGSO) or handed over whole (SetWhole), and a batch of a
+// connection's consecutive segments goes out as one super-packet. Batch
+// and Single adapt between Device and BatchDevice, both ways.
 package device
 
 // Device carries one IPv4 datagram per Read or Write, like a TUN device

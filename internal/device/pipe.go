@@ -26,7 +26,10 @@ type Stats struct {
 }
 
 // StatsOf returns d's counters, or zero Stats when d keeps none.
-func StatsOf(d Device) Stats {
+func StatsOf(d Device) Stats { return statsOf(d) }
+
+// statsOf is StatsOf for any kind of device (a BatchDevice too).
+func statsOf(d any) Stats {
 	if c, ok := d.(interface{ Stats() Stats }); ok {
 		return c.Stats()
 	}
@@ -166,5 +169,28 @@ func (p *pipeEnd) Read(b []byte) (int, error) {
 		return n, nil
 	case <-p.closed:
 		return 0, fmt.Errorf("read %s: %w", p.name, net.ErrClosed)
+	}
+}
+
+// tryRead is Read without the wait: ok is false when no datagram is
+// queued. It lets Batch take a pipe's queue in one call.
+func (p *pipeEnd) tryRead(b []byte) (int, bool, error) {
+	select {
+	case <-p.closed:
+		return 0, false, fmt.Errorf("read %s: %w", p.name, net.ErrClosed)
+	default:
+	}
+	select {
+	case buf := <-p.in.queue:
+		n := copy(b, buf)
+		short := len(buf) > len(b)
+		p.recycle(p.in, buf)
+		p.read.Add(1)
+		if short {
+			return n, true, fmt.Errorf("read %s: %d-byte buffer truncated a %d-byte datagram: %w", p.name, len(b), len(buf), io.ErrShortBuffer)
+		}
+		return n, true, nil
+	default:
+		return 0, false, nil
 	}
 }

@@ -78,9 +78,10 @@ func openTUN(name string, persist bool) (*water.Interface, error) {
 
 func explainTUNError(name string, err error) error {
 	switch {
-	case errors.Is(err, syscall.ENOENT):
-		return fmt.Errorf("open TUN %s: /dev/net/tun does not exist: load the tun module (modprobe tun), or pass the device into the container (--device /dev/net/tun): %w", name, err)
-	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES):
+	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.EACCES):
+		// Opening /dev/net/tun failed (making the device would say EPERM).
+		return fmt.Errorf("open TUN %s: %w", name, tunNodeError(err))
+	case errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("open TUN %s: permission denied: %w: %w", name, ErrNoPermission, err)
 	case errors.Is(err, syscall.EBUSY):
 		return fmt.Errorf("open TUN %s: the device is busy (another process has it open, or it is not a TUN device): %w", name, err)

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -65,6 +66,20 @@ type Options struct {
 	Args    []string      // more go test flags (-benchtime=...)
 	Timeout time.Duration // longest one test or benchmark may run
 	Budget  time.Duration // longest the whole package may take, reruns included
+	// Credential, when set, is the user the go command and the tests run
+	// as: on Gradescope an unprivileged one, which can write neither the
+	// tree being graded nor the results.
+	Credential *syscall.Credential
+	// Progress, when set, hears what the child process is doing, from the
+	// goroutine that called Run: building, then each test as it starts.
+	Progress func(Progress)
+}
+
+// Progress is what a run is doing now.
+type Progress struct {
+	Building bool   // no test binary runs yet: the go command builds the tests
+	Running  string // the test that started last
+	Done     int    // tests and benchmarks decided so far
 }
 
 // BuildError is returned when the package's tests do not compile. Its
@@ -96,6 +111,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		if end.normal {
 			break
 		}
+		if end.exited {
+			// Nothing to learn from running it again: it exits again,
+			// and the tests after it never run.
+			c.failRunning("the test binary exited during this test, without a panic: os.Exit or log.Fatal in lab code?")
+		}
 		if ctx.Err() != nil && len(c.tests) == 0 {
 			return nil, fmt.Errorf("no test started in %v: does the package hang as it starts (init, TestMain)?", o.Budget)
 		}
@@ -118,6 +138,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 // runEnd says how one child process ended.
 type runEnd struct {
 	normal bool // every test that started also ended, nothing crashed
+	// exited: the binary ended while tests ran, with no panic and no
+	// timeout: it exited on its own.
+	exited bool
 }
 
 // runOnce runs one child process, skipping every test already decided.
@@ -139,17 +162,27 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 	cmd.Env = append(os.Environ(), "NO_COLOR=1")
 	// Its own process group, so a timeout kills the test binary too, not
 	// only the go command that started it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: o.Credential}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	// Our own pipe rather than StdoutPipe: reading it can be given a
+	// deadline, for when a process the tests left behind holds it open.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		return runEnd{}, fmt.Errorf("go test %s: %w", o.Package, err)
 	}
-	if err := cmd.Start(); err != nil {
+	defer stdout.Close()
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
 		return runEnd{}, fmt.Errorf("go test %s: %w", o.Package, err)
 	}
 	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	watch := binaryWatch{goPid: cmd.Process.Pid}
+	// Whatever the run left behind in its group goes with it, however it
+	// ended: nothing a test started outlives its run.
+	defer kill()
 
 	events := make(chan Event)
 	readErr := make(chan error, 1)
@@ -158,7 +191,10 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 		close(events)
 	}()
 
-	c.crashed = false
+	c.crashed, c.binaryStarted = false, false
+	if o.Progress != nil {
+		o.Progress(Progress{Building: true, Done: c.decidedCount()})
+	}
 	var timedOut string
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -170,10 +206,21 @@ loop:
 				break loop
 			}
 			c.add(ev)
+			if o.Progress != nil && (ev.Action == "start" || ev.Action == "run" || ev.Test != "" && ev.Action != "output") {
+				o.Progress(Progress{Running: c.lastRun, Done: c.decidedCount()})
+			}
 		case <-tick.C:
 			if name := c.overdue(o.Timeout); name != "" && timedOut == "" {
 				timedOut = name
 				kill()
+			}
+			if watch.gone(c.binaryStarted) {
+				// The test binary has exited, but the go command still
+				// waits for its output to end: a process the tests
+				// started holds it open. What the binary said is all
+				// there is; stop waiting for the rest.
+				kill()
+				_ = stdout.SetReadDeadline(time.Now().Add(time.Second))
 			}
 		case <-ctx.Done():
 			if timedOut == "" {
@@ -205,7 +252,84 @@ loop:
 		return runEnd{}, fmt.Errorf("go test %s: %s%s", o.Package, stderr.String(), c.pkgOutput.String())
 	}
 	normal := timedOut == "" && !c.crashed && !c.anyRunning()
-	return runEnd{normal: normal}, nil
+	exited := timedOut == "" && !c.crashed && c.anyRunning()
+	return runEnd{normal: normal, exited: exited}, nil
+}
+
+// binaryWatch tells when the test binary the go command started has
+// exited, from /proc: the go command's child whose program ends in
+// ".test". The go command waits until every copy of the binary's output is
+// closed, so a process the tests started and left behind would otherwise
+// keep the run going, for as long as that process lives.
+type binaryWatch struct {
+	goPid   int
+	polls   int
+	seen    bool      // the binary has been running
+	goneAt  time.Time // when it was first found gone
+	reached bool      // goneAt passed its grace
+}
+
+// gone reports, once, that the binary ran (started: the event stream says
+// so, for a binary too quick to be seen), has exited, and the go command
+// has had a second to pass on its last words.
+func (b *binaryWatch) gone(started bool) bool {
+	b.polls++
+	if b.reached || b.polls%5 != 0 {
+		return false
+	}
+	if testBinaryRunning(b.goPid) {
+		b.seen, b.goneAt = true, time.Time{}
+		return false
+	}
+	if !b.seen && !started {
+		return false
+	}
+	if b.goneAt.IsZero() {
+		b.goneAt = time.Now()
+		return false
+	}
+	if time.Since(b.goneAt) < time.Second {
+		return false
+	}
+	b.reached = true
+	return true
+}
+
+// testBinaryRunning reports whether a child of the process parent runs a
+// program whose name ends in ".test".
+func testBinaryRunning(parent int) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // cannot tell: assume it runs, as before
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parens.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		if err != nil {
+			continue
+		}
+		prog, _, _ := bytes.Cut(cmdline, []byte{0})
+		if bytes.HasSuffix(prog, []byte(".test")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Event is one line of `go test -json` (cmd/test2json's TestEvent, plus
@@ -222,19 +346,46 @@ type Event struct {
 }
 
 func decode(r io.Reader, out chan<- Event) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		var ev Event
-		if len(line) == 0 || line[0] != '{' || json.Unmarshal(line, &ev) != nil {
-			// Not an event: stray output of a build step. Keep it.
-			out <- Event{Action: "output", Output: string(line) + "\n"}
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, err := readLine(br, maxLine)
+		if len(line) > 0 {
+			var ev Event
+			if line[0] != '{' || json.Unmarshal(line, &ev) != nil {
+				// Not an event: stray output of a build step, or an
+				// event too long to keep whole. Keep it as output.
+				out <- Event{Action: "output", Output: string(line) + "\n"}
+			} else {
+				out <- ev
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// maxLine bounds the part of one line of the child's output that is read
+// into memory; the rest of a longer line is read and dropped, so a test
+// that prints one endless line neither stops the decoding nor fills memory.
+const maxLine = 16 << 20
+
+// readLine reads one line without its newline, keeping at most max bytes.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if room := max - len(line); room > 0 {
+			line = append(line, frag[:min(len(frag), room)]...)
+		}
+		if err == bufio.ErrBufferFull {
 			continue
 		}
-		out <- ev
+		return bytes.TrimRight(line, "\r\n"), err
 	}
-	return sc.Err()
 }
 
 // test is what the collector knows about one test.
@@ -257,15 +408,18 @@ type test struct {
 
 // collector accumulates events over one or more child processes.
 type collector struct {
-	tests       map[string]*test
-	order       int
-	started     int // tests started in the current process
-	crashed     bool
-	capture     int // lines of a panic still to copy to lastFailed
-	buildFailed string
-	buildOut    strings.Builder
-	pkgOutput   strings.Builder
-	lastFailed  *test
+	tests   map[string]*test
+	order   int
+	started int // tests started in the current process
+	// binaryStarted: the current process's test binary has started.
+	binaryStarted bool
+	lastRun       string // the test that started last
+	crashed       bool
+	capture       int // lines of a panic still to copy to lastFailed
+	buildFailed   string
+	buildOut      strings.Builder
+	pkgOutput     strings.Builder
+	lastFailed    *test
 }
 
 func newCollector() *collector { return &collector{tests: map[string]*test{}} }
@@ -289,7 +443,7 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+\s+.*)$`)
 func (c *collector) add(ev Event) {
 	switch ev.Action {
 	case "build-output":
-		c.buildOut.WriteString(ev.Output)
+		keep(&c.buildOut, ev.Output)
 		return
 	case "build-fail":
 		c.buildFailed = c.buildOut.String()
@@ -299,11 +453,12 @@ func (c *collector) add(ev Event) {
 		switch ev.Action {
 		case "start":
 			c.started, c.capture = 0, 0
+			c.binaryStarted = true
 		case "output":
-			c.pkgOutput.WriteString(ev.Output)
+			keep(&c.pkgOutput, ev.Output)
 			if c.capture > 0 && c.lastFailed != nil {
 				c.capture--
-				c.lastFailed.failNote += ev.Output
+				c.lastFailed.failNote = capped(c.lastFailed.failNote + ev.Output)
 			}
 			if m := benchLine.FindStringSubmatch(strings.TrimRight(ev.Output, "\n")); m != nil {
 				// A benchmark's result line comes as package output.
@@ -333,6 +488,7 @@ func (c *collector) add(ev Event) {
 	switch ev.Action {
 	case "run":
 		c.started++
+		c.lastRun = ev.Test
 		t.running, t.started = true, time.Now()
 	case "pause":
 		t.paused = true // a parallel test waiting its turn is not slow
@@ -346,6 +502,9 @@ func (c *collector) add(ev Event) {
 			// A result line may come in pieces ("BenchmarkX-8 \t", then
 			// " 1000\t 241 ns/op ...\n").
 			t.benchOut += ev.Output
+			if len(t.benchOut) > maxOutput {
+				t.benchOut = "" // no result line is this long
+			}
 			if !strings.HasSuffix(t.benchOut, "\n") {
 				return
 			}
@@ -364,10 +523,10 @@ func (c *collector) add(ev Event) {
 		}
 		if c.capture > 0 && c.lastFailed != nil && c.lastFailed != t {
 			c.capture--
-			c.lastFailed.failNote += ev.Output
+			c.lastFailed.failNote = capped(c.lastFailed.failNote + ev.Output)
 			return
 		}
-		t.out.WriteString(ev.Output)
+		keep(&t.out, ev.Output)
 		c.notePanic(ev.Output)
 	case "pass", "fail", "skip", "bench":
 		t.running, t.decided = false, true
@@ -512,4 +671,31 @@ func (c *collector) results() []Result {
 		rs = append(rs, Result{Name: t.name, Status: t.status, Elapsed: t.elapsed, Output: out, Bench: t.bench})
 	}
 	return rs
+}
+
+// maxOutput bounds what is kept of any one test's output (and the
+// package's): a test that prints a gigabyte costs the grader a megabyte.
+const maxOutput = 1 << 20
+
+const cutNote = "\n… (output cut: more than 1 MiB)\n"
+
+// keep appends s to b up to maxOutput, then notes the cut once (the note
+// takes b past maxOutput, which ends the writing).
+func keep(b *strings.Builder, s string) {
+	n := b.Len()
+	switch {
+	case n > maxOutput:
+	case n+len(s) <= maxOutput:
+		b.WriteString(s)
+	default:
+		b.WriteString(s[:maxOutput-n])
+		b.WriteString(cutNote)
+	}
+}
+
+func capped(s string) string {
+	if len(s) > maxOutput {
+		return s[:maxOutput] + cutNote
+	}
+	return s
 }

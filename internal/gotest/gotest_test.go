@@ -3,7 +3,12 @@ package gotest
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,16 +74,78 @@ func TestRun(t *testing.T) {
 
 func TestRunStartup(t *testing.T) {
 	t.Run("os.Exit(0) in a test fails it and the rest still runs", func(t *testing.T) {
-		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: 10 * time.Second, Budget: time.Minute})
+		var heard []Progress
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: 10 * time.Second, Budget: time.Minute,
+			Progress: func(p Progress) { heard = append(heard, p) }})
 		require.NoError(t, err)
 		want := []outcome{{"TestExitZero", Fail}, {"TestAfter", Pass}}
 		if d := cmp.Diff(want, outcomes(rs)); d != "" {
 			t.Fatalf("(-want +got)\n%s", d)
 		}
+		// Each child process is first built, then runs its tests.
+		require.NotEmpty(t, heard)
+		require.Equal(t, Progress{Building: true}, heard[0])
+		var ran []string
+		for _, p := range heard {
+			if !p.Building && p.Running != "" && !slices.Contains(ran, p.Running) {
+				ran = append(ran, p.Running)
+			}
+		}
+		require.Equal(t, []string{"TestExitZero", "TestAfter"}, ran)
+	})
+	t.Run("a test that exits (log.Fatal) fails alone and the tests after it still run", func(t *testing.T) {
+		rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./exit", Timeout: 10 * time.Second, Budget: time.Minute})
+		require.NoError(t, err)
+		want := []outcome{{"TestCallsLogFatal", Fail}, {"TestAfter", Pass}}
+		if d := cmp.Diff(want, outcomes(rs)); d != "" {
+			t.Fatalf("(-want +got)\n%s", d)
+		}
+		require.Contains(t, rs[0].Output, "lab code gave up")
+		require.Contains(t, rs[0].Output, "exited during this test")
 	})
 	t.Run("a package that hangs before any test is an error once its budget is spent", func(t *testing.T) {
 		t.Setenv("GOTEST_HANG", "1")
 		_, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./hang", Timeout: time.Second, Budget: 5 * time.Second})
 		require.ErrorContains(t, err, "no test started")
 	})
+}
+
+func TestRunEndsWhenTheBinaryDoes(t *testing.T) {
+	// The test leaves `sleep 60` behind, in a session of its own, holding
+	// the binary's output: the go command waits for it; the runner must
+	// not. The deadline only bounds a failure: a run that waits for the
+	// orphan takes its 60 s and fails the elapsed check below.
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	t.Setenv("GOTEST_ORPHAN_PID", pidFile)
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(string(b)); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rs, err := Run(ctx, Options{Dir: "testdata/mod", Package: "./orphan", Timeout: time.Minute, Budget: 2 * time.Minute})
+	require.NoError(t, err)
+	want := []outcome{{"TestLeavesAProcessBehind", Pass}, {"TestAfter", Pass}}
+	if d := cmp.Diff(want, outcomes(rs)); d != "" {
+		t.Fatalf("(-want +got)\n%s", d)
+	}
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err, "the test started its orphan")
+	pid, err := strconv.Atoi(string(b))
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(pid, 0), "the orphan is still alive, so the run did not wait for it to end")
+}
+
+// A flood of output costs the runner a bounded amount of memory, and the
+// tests after it still report.
+func TestFloodIsBounded(t *testing.T) {
+	rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./flood", Timeout: 2 * time.Minute, Budget: 3 * time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, []outcome{{"TestFlood", Pass}, {"TestLater", Pass}}, outcomes(rs))
+	out := rs[0].Output
+	require.LessOrEqual(t, len(out), maxOutput+len(cutNote)+1)
+	require.True(t, strings.Contains(out, "output cut"), "%d bytes kept, ending %q", len(out), out[max(0, len(out)-200):])
 }

@@ -3,7 +3,6 @@ package interop
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	crand "crypto/rand"
@@ -38,25 +37,10 @@ type ran struct {
 	code           int
 }
 
+// runProgram runs path to its end, at most 90 s.
 func runProgram(t *testing.T, stdin []byte, path string, args ...string) ran {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	cmd.Stdin = bytes.NewReader(stdin)
-	err := cmd.Run()
-	r := ran{stdout: out.Bytes(), stderr: errb.Bytes()}
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run %s: %v", filepath.Base(path), err)
-	}
-	t.Logf("%s %s: exit %d, %d bytes out, stderr:\n%s", filepath.Base(path), strings.Join(args, " "), r.code, len(r.stdout), r.stderr)
-	return r
+	return startProgram(t, stdin, path, args...).wait(t, 90*time.Second)
 }
 
 // requireOneLineError checks how a program fails: a non-zero exit and one
@@ -88,9 +72,9 @@ var servingRE = regexp.MustCompile(`port (\d+)`)
 // serving dir, and returns its base URL once it listens.
 func pythonServer(t *testing.T, env *sandbox.Env, dir string) string {
 	t.Helper()
-	py, err := exec.LookPath("python3")
+	py, err := sandbox.LookTool("python3")
 	if err != nil {
-		t.Skip("python3 is not installed: cannot start a real web server (apt-get install python3)")
+		t.Skipf("cannot start a real web server: %v", err)
 	}
 	cmd := exec.Command(py, "-u", "-m", "http.server", "--bind", env.KernelAddr.String(), "--directory", dir, "0")
 	stdout, err := cmd.StdoutPipe()
@@ -101,7 +85,11 @@ func pythonServer(t *testing.T, env *sandbox.Env, dir string) string {
 		cmd.Wait()
 	})
 	// It says "Serving HTTP on 169.254.144.1 port 41235 (...)" once it
-	// listens.
+	// listens, within a second or two; if it exits first, its stdout ends
+	// and so does the wait, and one that says nothing is killed.
+	const within = 30 * time.Second
+	silent := time.AfterFunc(within, func() { cmd.Process.Kill() })
+	defer silent.Stop()
 	lines := bufio.NewScanner(stdout)
 	for lines.Scan() {
 		if m := servingRE.FindStringSubmatch(lines.Text()); m != nil {
@@ -112,7 +100,7 @@ func pythonServer(t *testing.T, env *sandbox.Env, dir string) string {
 			return fmt.Sprintf("http://%s:%s", env.KernelAddr, m[1])
 		}
 	}
-	t.Fatalf("python3 -m http.server never said it was serving: %v", lines.Err())
+	t.Fatalf("python3 -m http.server exited, or said nothing for %v, before it said it was serving: %v", within, lines.Err())
 	return ""
 }
 

@@ -26,6 +26,10 @@ var Catalogue = []Mutant{
 	one("popped-counts-pushed", 0, "BytesPopped reports the bytes pushed",
 		bytestreamGo, "	return r.popped\n", "	return r.pushed\n"),
 
+	one("push-ignored-in-error", 0, "Push ignores bytes once the stream is in error, as it does once it is closed",
+		bytestreamGo, "	if w.closed {\n		return\n	}\n	n :=", "	if w.closed || w.err {\n		return\n	}\n	n :="),
+	one("push-allocates", 0, "Push copies the bytes into a new slice before storing them: right, but it allocates on every push",
+		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	tmp := append([]byte(nil), data[:n]...)\n	c := copy(w.buf[at:], tmp)\n	copy(w.buf, tmp[c:])\n"),
 	one("ring-wrap-lost", 0, "the bytes of a push that runs past the end of the ring buffer are lost instead of wrapping to its start",
 		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	copy(w.buf[at:], data[:n])\n"),
 
@@ -81,6 +85,10 @@ var Catalogue = []Mutant{
 		receiverGo, "checkpoint := w.BytesPushed() + 1", "checkpoint := uint64(0)"),
 	one("rst-ignored", 2, "a received RST does not set the stream's error",
 		receiverGo, "	if msg.RST {\n		w.SetError()\n		return\n	}\n", ""),
+	one("rst-segment-taken-in", 2, "a segment with RST also delivers its payload and FIN",
+		receiverGo, "	if msg.RST {\n		w.SetError()\n		return\n	}\n", "	if msg.RST {\n		w.SetError()\n	}\n"),
+	one("error-stops-receiver", 2, "once the stream has an error, the receiver ignores every later segment",
+		receiverGo, "	if msg.RST {\n		w.SetError()\n		return\n	}\n", "	if msg.RST {\n		w.SetError()\n		return\n	}\n	if w.HasError() {\n		return\n	}\n"),
 	one("window-not-capped", 2, "the window is the available capacity cut to 16 bits, not capped at 65535",
 		receiverGo, "WindowSize: uint16(min(w.AvailableCapacity(), 65535)),", "WindowSize: uint16(w.AvailableCapacity()),"),
 	one("ack-before-syn", 2, "the ACK flag is set before any SYN arrived",

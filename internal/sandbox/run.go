@@ -52,10 +52,10 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env)) {
 		t.Fatalf("sandbox: cannot find the test binary to re-run it: %v", err)
 	}
 	result := filepath.Join(t.TempDir(), "result")
-	args := []string{"-test.run=" + runPattern(t.Name()), "-test.count=1"}
-	if testing.Verbose() {
-		args = append(args, "-test.v=true")
-	}
+	// Verbose, so that a skip's reason is printed: the parent reports it
+	// as its own (the lines reach the parent's log, which go test shows
+	// only when asked to or when the test fails).
+	args := []string{"-test.run=" + runPattern(t.Name()), "-test.count=1", "-test.v=true"}
 	if deadline, ok := t.Deadline(); ok {
 		args = append(args, "-test.timeout="+time.Until(deadline).String())
 	}
@@ -77,11 +77,13 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env)) {
 	// Stream as it comes: a hanging child's output is what explains it.
 	// The pipe ends when the child (PID 1 of its namespace, so the last of
 	// its processes) exits.
+	relay := relayer{name: t.Name(), log: func(line string) { t.Log("sandbox| " + line) }}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		t.Log("sandbox| " + sc.Text())
+		relay.line(sc.Text())
 	}
+	relay.flush()
 	r.Close()
 	waitErr := cmd.Wait()
 	outcome, readErr := os.ReadFile(result)
@@ -89,12 +91,64 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env)) {
 	case readErr != nil:
 		t.Fatalf("sandbox: the child never ran the test's body (%v; exit: %v)", readErr, waitErr)
 	case strings.HasPrefix(string(outcome), "skip"):
-		t.Skip("skipped inside the sandbox")
+		if relay.skipReason == "" {
+			t.Skip("skipped inside the sandbox")
+		}
+		t.Skip(relay.skipReason)
 	case string(outcome) != "pass":
 		t.Fatalf("sandbox: the test failed inside (exit: %v)", waitErr)
 	case waitErr != nil:
 		t.Fatalf("sandbox: the test passed inside but the child failed: %v", waitErr)
 	}
+}
+
+// relayer passes the child's output on to the parent's log, without the
+// test framework's own lines (=== RUN, --- PASS, PASS, ok, ...), which
+// would read as the parent's, and keeps back the log line just before the
+// child's "--- SKIP: name": that line is the skip's reason, which the
+// parent gives as its own.
+type relayer struct {
+	name       string
+	log        func(string)
+	held       string // a log line, until we know whether it is the skip's
+	skipReason string
+}
+
+var logLine = regexp.MustCompile(`^\s+\S+\.go:\d+: (.*)$`)
+
+func (r *relayer) line(l string) {
+	trimmed := strings.TrimSpace(l)
+	if strings.HasPrefix(trimmed, "--- SKIP: "+r.name+" ") && r.held != "" {
+		r.skipReason = logLine.FindStringSubmatch(r.held)[1]
+		r.held = ""
+		return
+	}
+	r.flush()
+	switch {
+	case frameworkLine(trimmed):
+	case logLine.MatchString(l):
+		r.held = l
+	default:
+		r.log(l)
+	}
+}
+
+func (r *relayer) flush() {
+	if r.held != "" {
+		r.log(r.held)
+		r.held = ""
+	}
+}
+
+// frameworkLine reports whether l is one the testing package prints about
+// tests rather than one a test logged.
+func frameworkLine(l string) bool {
+	for _, p := range []string{"=== RUN ", "=== PAUSE ", "=== CONT ", "=== NAME ", "--- PASS: ", "--- FAIL: ", "--- SKIP: "} {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return l == "PASS" || l == "FAIL" || strings.HasPrefix(l, "ok ") || strings.HasPrefix(l, "testing: warning: no tests to run")
 }
 
 // runPattern selects exactly the test called name (as t.Name() gives it,

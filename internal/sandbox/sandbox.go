@@ -151,8 +151,12 @@ func probe() (*syscall.SysProcAttr, error) {
 	if os.Getenv(EnvDisable) == "1" {
 		return nil, fmt.Errorf("sandbox unavailable: disabled by %s=1", EnvDisable)
 	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
-		return nil, fmt.Errorf("sandbox unavailable: /dev/net/tun is missing: load the tun module (modprobe tun), or pass the device into the container (--device /dev/net/tun)")
+	// The namespaces' root is still us to the device node, so a node we
+	// cannot open here cannot be opened inside either; saying so names
+	// the node, its mode and the fix, where the child could only say
+	// "permission denied".
+	if err := device.CheckTUNAccess(); err != nil {
+		return nil, fmt.Errorf("sandbox unavailable: %v", err)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -168,7 +172,7 @@ func probe() (*syscall.SysProcAttr, error) {
 			return err, nil
 		}
 		if err := cmd.Wait(); err != nil {
-			msg := strings.TrimSpace(stderr.String())
+			msg := oneLine(stderr.String())
 			if msg == "" {
 				msg = err.Error()
 			}
@@ -180,6 +184,13 @@ func probe() (*syscall.SysProcAttr, error) {
 	startErr, runErr := try(userAttrs)
 	if startErr == nil && runErr == nil {
 		return userAttrs, nil
+	}
+	if startErr == nil && os.Geteuid() != 0 {
+		// AppArmor's restriction lets the namespace be made and then
+		// denies what is done in it: blame the setting where one is set.
+		if why, ok := userNSSetting(readSysctl); ok {
+			return nil, fmt.Errorf("sandbox unavailable: inside the new namespaces: %v; %s", runErr, why)
+		}
 	}
 	if startErr == nil {
 		return nil, fmt.Errorf("sandbox unavailable: inside the new namespaces: %v", runErr)
@@ -207,21 +218,37 @@ func readSysctl(name string) (string, error) {
 // namespace, naming the setting that forbids it where one does.
 func userNSReason(cloneErr error, sysctl func(string) (string, error)) string {
 	const prefix = "sandbox unavailable: "
-	const fix = ": run as root, or allow them with sudo sysctl -w "
-	if v, err := sysctl("kernel.unprivileged_userns_clone"); err == nil && v == "0" {
-		return prefix + "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0) and we are not root" + fix + "kernel.unprivileged_userns_clone=1"
-	}
-	if v, err := sysctl("kernel.apparmor_restrict_unprivileged_userns"); err == nil && v == "1" {
-		return prefix + "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1) and we are not root" + fix + "kernel.apparmor_restrict_unprivileged_userns=0"
-	}
-	if v, err := sysctl("user.max_user_namespaces"); err == nil && v == "0" {
-		return prefix + "user namespaces are disabled (user.max_user_namespaces=0) and we are not root" + fix + "user.max_user_namespaces=15000"
+	if why, ok := userNSSetting(sysctl); ok {
+		return prefix + why
 	}
 	return fmt.Sprintf("%scannot create a user namespace (%v) and we are not root: run as root, or check that the kernel and any container allow unprivileged user namespaces", prefix, cloneErr)
 }
 
-// Command returns a command that runs the program name (looked up in PATH
-// like exec.Command) with args inside a fresh sandbox, where tun144 exists,
+// userNSSetting names the kernel setting that keeps an unprivileged user
+// from using user namespaces, with the command that lifts it, if one is
+// set so.
+func userNSSetting(sysctl func(string) (string, error)) (string, bool) {
+	const fix = ": run as root, or allow them with sudo sysctl -w "
+	if v, err := sysctl("kernel.unprivileged_userns_clone"); err == nil && v == "0" {
+		return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0) and we are not root" + fix + "kernel.unprivileged_userns_clone=1", true
+	}
+	if v, err := sysctl("kernel.apparmor_restrict_unprivileged_userns"); err == nil && v == "1" {
+		return "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1) and we are not root" + fix + "kernel.apparmor_restrict_unprivileged_userns=0", true
+	}
+	if v, err := sysctl("user.max_user_namespaces"); err == nil && v == "0" {
+		return "user namespaces are disabled (user.max_user_namespaces=0) and we are not root" + fix + "user.max_user_namespaces=15000", true
+	}
+	return "", false
+}
+
+// oneLine joins a child's stderr into one line: a skip reason is printed
+// once per suite, and a second line would read as something else.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(s), "\n", " | ")), " ")
+}
+
+// Command returns a command that runs the program name (looked up by
+// LookTool) with args inside a fresh sandbox, where tun144 exists,
 // persistent, configured and closed, waiting for the program to open it.
 // When the program exits the sandbox ends, and every process it started
 // inside goes with it. Add to cmd.Env rather than replacing it: the variable
@@ -231,7 +258,7 @@ func Command(name string, args ...string) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, err := exec.LookPath(name)
+	path, err := LookTool(name)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}

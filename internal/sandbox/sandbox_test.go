@@ -241,8 +241,16 @@ func TestOutcomesCrossTheBoundary(t *testing.T) {
 				require.NotContains(t, string(out), "sandbox| ", "no child ran")
 				return
 			}
+			require.NotRegexp(t, `sandbox\| *(=== RUN|--- (PASS|FAIL|SKIP))`, string(out), "the child's test framework lines are not relayed")
+			if tc.outcome == "skip" {
+				// The reason is the parent's own skip message, one
+				// line, as if the test had skipped on the host.
+				require.Regexp(t, `\n\s+\S+\.go:\d+: deliberate skip inside the sandbox\n\s*--- SKIP: TestHelperOutcome`, string(out))
+				require.NotContains(t, string(out), "sandbox| ", "the reason is not relayed twice")
+				return
+			}
 			require.Contains(t, string(out), "sandbox| ", "the child's output reaches the parent's log")
-			if tc.outcome != "pass" && tc.outcome != "skip" {
+			if tc.outcome != "pass" {
 				require.Contains(t, string(out), "deliberate", "the reason crosses over")
 			}
 		})
@@ -294,5 +302,32 @@ func TestAvailableSaysWhatIsMissing(t *testing.T) {
 				require.Contains(t, got, w)
 			}
 		})
+	}
+}
+
+func TestLookToolLooksInSbinToo(t *testing.T) {
+	bin, sbin := t.TempDir(), t.TempDir()
+	for _, f := range []struct{ dir, name string }{{bin, "curl"}, {sbin, "nft"}, {sbin, "curl"}} {
+		require.NoError(t, os.WriteFile(filepath.Join(f.dir, f.name), []byte("#!/bin/sh\n"), 0o755))
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "notes"), nil, 0o644))
+
+	got, err := lookTool("curl", bin, []string{sbin})
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(bin, "curl"), got, "PATH comes first")
+
+	got, err = lookTool("nft", bin, []string{sbin})
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(sbin, "nft"), got, "a normal user's PATH lacks /usr/sbin: the one there is used")
+
+	_, err = lookTool("notes", bin, []string{sbin})
+	require.Error(t, err, "a file that is not executable is not a program")
+
+	_, err = lookTool("python3", bin, []string{sbin, "/nowhere"})
+	require.ErrorIs(t, err, exec.ErrNotFound)
+	msg := err.Error()
+	require.NotContains(t, msg, "\n", "one line: it is a skip reason")
+	for _, want := range []string{"python3 is not installed", "PATH (" + bin + ")", sbin + " and /nowhere", "apt-get install python3"} {
+		require.Contains(t, msg, want)
 	}
 }

@@ -132,6 +132,11 @@ func Generate(o Options) (Report, error) {
 			}
 			src = sf.Src
 		}
+		if strings.HasSuffix(f, ".md") && !inTestdata(f) {
+			if src, err = StripMarkdown(f, src); err != nil {
+				return rep, err
+			}
+		}
 		outs = append(outs, out{f, src})
 	}
 	for _, w := range outs {

@@ -3,6 +3,8 @@ package connection
 import (
 	"math/rand/v2"
 	"testing"
+
+	"tcplab/internal/harness"
 )
 
 // memLink carries messages one way through memory, in batches. It reuses
@@ -123,6 +125,7 @@ func BenchmarkConnectionPair(b *testing.B) {
 // Once a transfer is running, a message costs no allocation: not in the
 // sender, the receiver, the reassembler or the connection.
 func TestSteadyStateAllocatesNothing(t *testing.T) {
+	defer harness.FailOnPanic(t)
 	cfgA, cfgB := testConfig(), testConfig()
 	cfgB.ISN = peer
 	a, b := New(cfgA), New(cfgB)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"tcplab/internal/harness"
 	"tcplab/labs/2-receiver"
 )
 
@@ -20,6 +21,7 @@ func FuzzConnection(f *testing.F) {
 	f.Add(false, []byte{0, 0x09, 0x80, 0x81, 0xfa, 0x00, 0, 2, 10, 3, 0, 0x0a, 0x80, 0x80, 0xfa, 0x00, 3, 4, 1, 200})
 	f.Add(false, []byte{0, 0x09, 0x80, 0x81, 0x00, 0x00, 0, 2, 50, 1, 255, 1, 255, 0, 0x14, 0x80, 0x81, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, listen bool, ops []byte) {
+		defer harness.FailOnPanic(t)
 		cfg := testConfig()
 		cfg.Capacity = 3000
 		cfg.MaxPayloadSize = 700

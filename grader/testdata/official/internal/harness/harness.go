@@ -22,6 +22,7 @@ package harness
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -94,17 +95,73 @@ func describe(d Describer) (s string) {
 			s = ""
 		}
 	}()
-	return strings.TrimRight(d.Describe(), "\n") + "\n"
+	if pic := strings.TrimRight(d.Describe(), "\n"); pic != "" {
+		return pic + "\n"
+	}
+	return ""
 }
 
-// runStep runs one step and turns a panic into an error.
+// runStep runs one step and turns a panic into an error that says where
+// in the lab it happened: recovered here, the panic's stack trace is never
+// printed, and a student needs the line of their code, not the step's.
 func runStep[T any](step Step[T], subject T) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
+			// Still inside the deferred call, the stack holds the frames
+			// that panicked.
+			pcs := make([]uintptr, 64)
+			n := runtime.Callers(2, pcs)
+			if at := labFrame(runtime.CallersFrames(pcs[:n])); at != "" {
+				err = fmt.Errorf("panic: %v\n  at %s", p, at)
+			}
 		}
 	}()
 	return step.Run(subject)
+}
+
+// FailOnPanic, deferred at the top of a test that calls lab code outside
+// any step (a fuzz target, a measurement), turns a panic into the test's
+// failure, with the line of lab code that panicked. Uncaught, the panic
+// would end the test binary, and with it every test still to run.
+func FailOnPanic(t testing.TB) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	t.Helper()
+	msg := fmt.Sprintf("panic: %v", p)
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(2, pcs)
+	if at := labFrame(runtime.CallersFrames(pcs[:n])); at != "" {
+		msg += "\n  at " + at
+	}
+	t.Fatal(msg)
+}
+
+// frameSource is what runtime.Frames offers.
+type frameSource interface{ Next() (runtime.Frame, bool) }
+
+// labFrame returns the innermost frame in a lab's own code (a file under
+// labs/ that is not a test) as "labs/0-bytestream/bytestream.go:50
+// ((*Writer).Push)", or "" if none is on the stack.
+func labFrame(frames frameSource) string {
+	for {
+		f, more := frames.Next()
+		if i := strings.LastIndex(f.File, "/labs/"); i >= 0 && !strings.HasSuffix(f.File, "_test.go") {
+			fn := f.Function
+			if j := strings.LastIndexByte(fn, '/'); j >= 0 {
+				fn = fn[j+1:]
+			}
+			if _, method, ok := strings.Cut(fn, "."); ok {
+				fn = method
+			}
+			return fmt.Sprintf("%s:%d (%s)", f.File[i+1:], f.Line, fn)
+		}
+		if !more {
+			return ""
+		}
+	}
 }
 
 // Report formats a failure: the steps that ran, then the failing step and

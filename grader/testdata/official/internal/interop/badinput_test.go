@@ -149,9 +149,9 @@ func TestGarbageFloodDuringATransfer(t *testing.T) {
 
 func TestCurlFetchesFromALabListener(t *testing.T) {
 	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-		curl, err := exec.LookPath("curl")
+		curl, err := sandbox.LookTool("curl")
 		if err != nil {
-			t.Skip("curl is not installed (apt-get install curl)")
+			t.Skip(err)
 		}
 		l := newLab(t, env, labConfig{observe: traceOnFailure(t)})
 		ll, err := l.Listen(8080)
@@ -178,30 +178,25 @@ func TestTcpcatChatsWithTheKernel(t *testing.T) {
 	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
 		handOverTUN(t, env)
 		kl := kernelListen(t, env)
-		answered := make(chan error, 1)
-		var heard []byte
-		go func() {
-			c, err := kl.Accept()
-			if err != nil {
-				answered <- err
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(60 * time.Second))
-			// tcpcat half-closes at the end of its stdin: EOF here, and
-			// the way back stays open for the answer.
-			if heard, err = io.ReadAll(c); err != nil {
-				answered <- err
-				return
-			}
-			_, err = c.Write([]byte("hello from the kernel\n"))
-			answered <- err
-		}()
 		host, port, _ := net.SplitHostPort(kl.Addr().String())
-		r := runProgram(t, []byte("hello from the lab\n"), tcpcat, host, port)
-		require.NoError(t, <-answered)
-		require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+		p := startProgram(t, []byte("hello from the lab\n"), tcpcat, host, port)
+		// Every wait below ends as soon as tcpcat does: a tcpcat that
+		// crashed or gave up never connects, or never finishes talking.
+		c := acceptFrom(t, kl, p, 30*time.Second)
+		p.closeOnExit(c)
+		defer c.Close()
+		require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
+		// tcpcat half-closes at the end of its stdin: EOF here, and the
+		// way back stays open for the answer.
+		heard, err := io.ReadAll(c)
+		p.failIfExited(t, "the kernel reads what tcpcat sends", err)
+		require.NoError(t, err, "the kernel reads what tcpcat sends: %v", p)
 		require.Equal(t, "hello from the lab\n", string(heard))
+		_, err = c.Write([]byte("hello from the kernel\n"))
+		require.NoError(t, err)
+		require.NoError(t, c.Close())
+		r := p.wait(t, 30*time.Second)
+		require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 		require.Equal(t, "hello from the kernel\n", string(r.stdout))
 	})
 }

@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"net"
@@ -112,7 +113,10 @@ func runTransferOn(t *testing.T, env *sandbox.Env, l *lab, tr transfer) {
 	switch tr.role {
 	case labClient:
 		kl := kernelListen(t, env)
-		ctx := t.Context()
+		// The kernel answers a SYN at once; 30 s leaves room for lost
+		// SYNs and a loaded machine, and bounds a stack that never sends.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
 		c, err := l.Dial(ctx, kl.Addr().String())
 		require.NoError(t, err, "dial the kernel")
 		labConn = c

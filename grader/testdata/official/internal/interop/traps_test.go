@@ -62,30 +62,22 @@ func TestListenerWithNothingToSayStillDeliversItsFIN(t *testing.T) {
 		sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
 			handOverTUN(t, env)
 			pc := filepath.Join(t.TempDir(), "tcpcat.pcap")
-			cmd := exec.Command(tcpcat, "--pcap", pc, "-l", "7000")
-			cmd.Stdin = bytes.NewReader(nil) // like < /dev/null: EOF at once
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			require.NoError(t, cmd.Start())
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
+			p := startProgram(t, nil, tcpcat, "--pcap", pc, "-l", "7000") // stdin like < /dev/null: EOF at once
 			// Until tcpcat listens, nobody reads tun144 and the SYN waits
-			// for Linux's retransmission: no polling needed.
+			// for Linux's retransmission: no polling needed. A tcpcat that
+			// exits first ends the wait at once.
 			d := net.Dialer{Timeout: 30 * time.Second}
-			c, err := d.Dial("tcp4", netip.AddrPortFrom(env.LabAddr, 7000).String())
+			c, err := d.DialContext(p.ctx, "tcp4", netip.AddrPortFrom(env.LabAddr, 7000).String())
+			p.failIfExited(t, "the kernel dials tcpcat", err)
 			require.NoError(t, err)
+			p.closeOnExit(c)
 			require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second)))
 			got, err := io.ReadAll(c)
-			require.NoError(t, err, "the kernel reads until our FIN")
+			require.NoError(t, err, "the kernel reads until our FIN: %v", p)
 			require.Empty(t, got)
 			require.NoError(t, c.Close())
-			select {
-			case err := <-exited:
-				require.NoError(t, err, "tcpcat: %s", stderr.String())
-			case <-time.After(30 * time.Second):
-				cmd.Process.Kill()
-				t.Fatalf("tcpcat did not exit after both sides closed; stderr: %s", stderr.String())
-			}
+			r := p.wait(t, 30*time.Second)
+			require.Equal(t, 0, r.code, "tcpcat exits cleanly once both sides closed: %s", r.stderr)
 			flows := watchPcap(t, pc, env.LabAddr).Flows()
 			require.Len(t, flows, 1)
 			require.True(t, flows[0].Closed(), "closed cleanly: %v", flows[0])
@@ -149,7 +141,9 @@ func TestSlowReaderKeepsTheWindowOpen(t *testing.T) {
 			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
 				l := newLab(t, env, labConfig{})
 				kl := kernelListen(t, env)
-				c, err := l.Dial(t.Context(), kl.Addr().String())
+				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+				defer cancel()
+				c, err := l.Dial(ctx, kl.Addr().String())
 				require.NoError(t, err)
 				kc := accept(t, kl, 30*time.Second)
 				data := payload(size, 7)
@@ -209,9 +203,9 @@ func TestLossOnTheKernelSideIsSurvived(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-				nft, err := exec.LookPath("nft")
+				nft, err := sandbox.LookTool("nft")
 				if err != nil {
-					t.Skip("nft is not installed: cannot drop datagrams on the kernel's side (apt-get install nftables)")
+					t.Skipf("cannot drop datagrams on the kernel's side: %v", err)
 				}
 				require.NoError(t, device.Configure(device.DefaultName, device.Config{GSOMaxSegs: 1}))
 				rules := `table ip tcplab {

@@ -477,6 +477,24 @@ func TestReceiverRST(t *testing.T) {
 			expectError(true),
 			expectRST(true),
 		}},
+		// Fails on the catalogue's rst-segment-taken-in.
+		{"a RST segment is only a reset: its SYN, data and FIN are not taken in", 4000, []step{
+			receive(segment(isn).syn().data("x").rst()),
+			expectNoAckno(),
+			receive(segment(isn).syn()),
+			receive(segment(isn + 1).data("abc").fin().rst()),
+			expectBytesPushed(0),
+			expectMessage(ReceiverMessage{ACK: true, Ackno: isn + 1, WindowSize: 4000, RST: true}),
+		}},
+		// Fails on the catalogue's error-stops-receiver.
+		{"segments after a RST are still taken in", 4000, []step{
+			receive(segment(isn).syn()),
+			receive(segment(isn + 1).rst()),
+			receive(segment(isn + 1).data("abc").fin()),
+			expectBytesPushed(3),
+			expectClosed(true),
+			expectMessage(ReceiverMessage{ACK: true, Ackno: isn + 5, WindowSize: 3997, RST: true}),
+		}},
 		{"Send reports RST once the application sets the stream's error", 4000, []step{
 			receive(segment(isn).syn()),
 			expectRST(false),
@@ -508,6 +526,18 @@ func TestReceiverSpecial(t *testing.T) {
 			expectBytesPushed(0),
 			expectBytesPending(0),
 			readAll(""),
+		}},
+		// Unwrapped with a checkpoint one too low (gremlins' receiver.go
+		// ARITHMETIC_BASE on the checkpoint), this segment's stream index is
+		// just below 2^64 and its end wraps to 0: the stream closes empty.
+		{"a FIN from just before the ISN does not end the stream", 4000, []step{
+			receive(segment(5000).syn()),
+			receive(segment(4997).data("abcd").fin()),
+			expectClosed(false),
+			expectAckno(5001),
+			receive(segment(5001).data("ok")),
+			expectBytesPushed(2),
+			expectClosed(false),
 		}},
 		{"a FIN before the data completes is acknowledged only when the data arrives", 4000, []step{
 			receive(segment(5000).syn()),
@@ -691,5 +721,29 @@ func pastTwo32(isn Wrap32) []step {
 		receive(segment(at(isn, total+7)).fin()),
 		expectClosed(true),
 		expectAckno(at(isn, total+8)),
+	}
+}
+
+// TestSequenceLength checks the given SenderMessage.SequenceLength, which
+// the sender of lab 3 counts its bytes in flight with: each of SYN and FIN
+// takes one seqno besides the payload's. Each case fails on gremlins'
+// INCREMENT_DECREMENT of the SYN's or the FIN's n++, which no check of lab 2
+// reached before.
+func TestSequenceLength(t *testing.T) {
+	tests := []struct {
+		name string
+		msg  SenderMessage
+		want uint64
+	}{
+		{"a SYN takes one", SenderMessage{SYN: true}, 1},
+		{"a FIN takes one", SenderMessage{FIN: true}, 1},
+		{"SYN, payload and FIN add up", SenderMessage{SYN: true, Payload: []byte("hello"), FIN: true}, 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.msg.SequenceLength(); got != tt.want {
+				t.Fatalf("SequenceLength of %+v = %d, want %d", tt.msg, got, tt.want)
+			}
+		})
 	}
 }

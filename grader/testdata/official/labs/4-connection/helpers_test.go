@@ -43,6 +43,9 @@ type endpoint struct {
 	// ladder records the exchange, the connection on the left and the
 	// test on the right; a failing check draws it.
 	ladder *ladder.Recorder
+	// onTransmit, when set, hears each message as it is transmitted (a
+	// pair draws both endpoints' messages on one ladder).
+	onTransmit func(Message)
 }
 
 func newEndpoint(name string, cfg Config) *endpoint {
@@ -58,6 +61,9 @@ func (e *endpoint) transmit(m Message) {
 	e.total++
 	e.ladder.Deliver(e.now, e.ladder.Send(e.now, ladder.A, ladder.Message(m)))
 	e.ladder.State(e.now, ladder.A, e.c.State())
+	if e.onTransmit != nil {
+		e.onTransmit(m)
+	}
 }
 
 // receive hands m to the connection, drawing it as the test's message.

@@ -3,8 +3,10 @@ package connection
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"tcplab/internal/harness"
+	"tcplab/internal/ladder"
 )
 
 // The lecture's scenarios ("Opening & closing TCP connections"), each
@@ -12,7 +14,62 @@ import (
 // hand and checks one by one.
 
 // pair is the subject of a lecture scenario.
-type pair struct{ a, b *endpoint }
+type pair struct {
+	a, b *endpoint
+	// ladder draws what A and B sent each other, A on the left; onWire
+	// holds, per side, the ladder's IDs of the messages on its wire.
+	ladder *ladder.Recorder
+	onWire [2][]int
+}
+
+// now is the pair's clock: the later of the two sides' (each side's steps
+// tick its own).
+func (p *pair) now() time.Duration { return max(p.a.now, p.b.now) }
+
+// side returns the endpoint and ladder side called name.
+func (p *pair) side(name string) (*endpoint, ladder.Side) {
+	if name == "A" {
+		return p.a, ladder.A
+	}
+	return p.b, ladder.B
+}
+
+// states records both sides' states on the ladder. Unfinished code may
+// panic in State: the drawing then goes without, and the panic is left to
+// the step that meets it.
+func (p *pair) states() {
+	defer func() { _ = recover() }()
+	p.ladder.State(p.now(), ladder.A, p.a.c.State())
+	p.ladder.State(p.now(), ladder.B, p.b.c.State())
+}
+
+// carry takes what one side has on the wire and hands each message to the
+// other side, or loses it.
+func (p *pair) carry(from string, lost bool) {
+	src, s := p.side(from)
+	dst, _ := p.side(map[string]string{"A": "B", "B": "A"}[from])
+	batch, ids := src.wire, p.onWire[s]
+	src.wire, p.onWire[s] = nil, nil
+	for i, m := range batch {
+		if lost {
+			p.ladder.Drop(p.now(), ids[i])
+			continue
+		}
+		p.ladder.Deliver(p.now(), ids[i])
+		dst.c.Receive(m, dst.transmit)
+		p.states()
+	}
+}
+
+// Describe draws the messages A and B exchanged so far, with both sides'
+// states; the harness shows it above a failing step.
+func (p *pair) Describe() string {
+	if p.a.total+p.b.total == 0 {
+		return "" // nothing was sent: no picture to draw
+	}
+	p.states()
+	return ladder.Text(p.ladder.Recording(), 80)
+}
 
 type pairStep = harness.Step[*pair]
 
@@ -21,7 +78,10 @@ func A(s step) pairStep { return on("A", func(p *pair) *endpoint { return p.a },
 func B(s step) pairStep { return on("B", func(p *pair) *endpoint { return p.b }, s) }
 
 func on(name string, side func(*pair) *endpoint, s step) pairStep {
-	return pairStep{Name: name + ": " + s.Name, Run: func(p *pair) error { return s.Run(side(p)) }}
+	return pairStep{Name: name + ": " + s.Name, Run: func(p *pair) error {
+		defer p.states()
+		return s.Run(side(p))
+	}}
 }
 
 // deliver hands everything one side has on the wire to the other, in
@@ -30,15 +90,7 @@ func on(name string, side func(*pair) *endpoint, s step) pairStep {
 func deliver(from string) pairStep {
 	to := map[string]string{"A": "B", "B": "A"}[from]
 	return harness.Do(fmt.Sprintf("deliver %s's messages to %s", from, to), func(p *pair) {
-		src, dst := p.a, p.b
-		if from == "B" {
-			src, dst = p.b, p.a
-		}
-		batch := src.wire
-		src.wire = nil
-		for _, m := range batch {
-			dst.c.Receive(m, dst.transmit)
-		}
+		p.carry(from, false)
 	})
 }
 
@@ -47,25 +99,22 @@ func deliver(from string) pairStep {
 // goes out before its own message arrives.
 func cross() pairStep {
 	return harness.Do("deliver both sides' messages, crossing", func(p *pair) {
-		toB, toA := p.a.wire, p.b.wire
-		p.a.wire, p.b.wire = nil, nil
-		for _, m := range toB {
-			p.b.c.Receive(m, p.b.transmit)
-		}
-		for _, m := range toA {
-			p.a.c.Receive(m, p.a.transmit)
-		}
+		// B's messages are set aside first, so that what B sends in answer
+		// to A's stays on its wire.
+		toA, idsToA := p.b.wire, p.onWire[ladder.B]
+		p.b.wire, p.onWire[ladder.B] = nil, nil
+		p.carry("A", false)
+		pending, pendingIDs := p.b.wire, p.onWire[ladder.B]
+		p.b.wire, p.onWire[ladder.B] = toA, idsToA
+		p.carry("B", false)
+		p.b.wire, p.onWire[ladder.B] = pending, pendingIDs
 	})
 }
 
 // lose drops everything one side has on the wire.
 func lose(from string) pairStep {
 	return harness.Do(fmt.Sprintf("lose %s's messages", from), func(p *pair) {
-		if from == "A" {
-			p.a.wire = nil
-		} else {
-			p.b.wire = nil
-		}
+		p.carry(from, true)
 	})
 }
 
@@ -83,7 +132,15 @@ const (
 func newPair() *pair {
 	ca, cb := testConfig(), testConfig()
 	ca.ISN, cb.ISN = isnA, isnB
-	return &pair{a: newEndpoint("A", ca), b: newEndpoint("B", cb)}
+	p := &pair{a: newEndpoint("A", ca), b: newEndpoint("B", cb), ladder: ladder.NewRecorder("A", "B")}
+	p.a.onTransmit = func(m Message) {
+		p.onWire[ladder.A] = append(p.onWire[ladder.A], p.ladder.Send(p.now(), ladder.A, ladder.Message(m)))
+	}
+	p.b.onTransmit = func(m Message) {
+		p.onWire[ladder.B] = append(p.onWire[ladder.B], p.ladder.Send(p.now(), ladder.B, ladder.Message(m)))
+	}
+	p.states()
+	return p
 }
 
 // established returns the three-way handshake, A opening.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"tcplab/internal/ladder"
 	"tcplab/labs/2-receiver"
 )
 
@@ -30,7 +31,31 @@ type datagram struct {
 	due time.Duration
 	n   uint64 // sending order, to keep equal due times in order
 	m   Message
+	id  int // its arrow on the ladder of the first messages, or -1
 }
+
+// firstMessages draws the first messages of an exchange, with both sides'
+// states, on a ladder that a failing exchange shows: the opening is where
+// most bugs show, and a drawing of thousands of messages helps nobody.
+type firstMessages struct {
+	rec     *ladder.Recorder
+	left    int // messages still to draw
+	pending int // drawn messages not yet delivered or lost
+}
+
+// draw records that side sent m at now, if there is room for it, and
+// returns its ID (-1: not drawn).
+func (f *firstMessages) draw(now time.Duration, side ladder.Side, m Message) int {
+	if f.left == 0 {
+		return -1
+	}
+	f.left--
+	f.pending++
+	return f.rec.Send(now, side, ladder.Message(m))
+}
+
+// active says whether states are still worth recording.
+func (f *firstMessages) active() bool { return f.left > 0 || f.pending > 0 }
 
 // simLink carries messages one way.
 type simLink struct {
@@ -39,18 +64,25 @@ type simLink struct {
 	now      *time.Duration
 	sent     *uint64
 	inFlight []datagram // sorted by due time
+	side     ladder.Side
+	first    *firstMessages
 }
 
 // send is the transmit function of the connection at the link's near end.
 func (l *simLink) send(m Message) {
+	id := l.first.draw(*l.now, l.side, m)
 	if l.rng.Float64() < l.cond.loss {
+		if id >= 0 {
+			l.first.rec.Drop(*l.now, id)
+			l.first.pending--
+		}
 		return
 	}
 	copies := 1
 	if l.rng.Float64() < l.cond.duplicate {
 		copies = 2
 	}
-	for range copies {
+	for i := range copies {
 		// The message is ours only during the call: keep a copy.
 		c := m
 		c.Sender.Payload = bytes.Clone(m.Sender.Payload)
@@ -59,7 +91,10 @@ func (l *simLink) send(m Message) {
 			delay += time.Duration(l.rng.Int64N(int64(l.cond.jitter)))
 		}
 		*l.sent++
-		d := datagram{due: *l.now + delay, n: *l.sent, m: c}
+		d := datagram{due: *l.now + delay, n: *l.sent, m: c, id: -1}
+		if i == 0 {
+			d.id = id // a duplicate is not drawn
+		}
 		i, _ := slices.BinarySearchFunc(l.inFlight, d, func(a, b datagram) int {
 			if a.due != b.due {
 				return int(a.due - b.due)
@@ -75,6 +110,10 @@ func (l *simLink) deliver(to *Connection, answer func(Message)) {
 	for len(l.inFlight) > 0 && l.inFlight[0].due <= *l.now {
 		d := l.inFlight[0]
 		l.inFlight = l.inFlight[1:]
+		if d.id >= 0 {
+			l.first.rec.Deliver(*l.now, d.id)
+			l.first.pending--
+		}
 		to.Receive(d.m, answer)
 	}
 }
@@ -123,8 +162,27 @@ func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Confi
 	cfgA.ISN, cfgB.ISN = receiver.Wrap32(rng.Uint32()), receiver.Wrap32(rng.Uint32())
 	a := &app{c: New(cfgA), toSend: randomBytes(rng, size)}
 	b := &app{c: New(cfgB), toSend: randomBytes(rng, size)}
-	ab := &simLink{cond: cond, rng: rng, now: &now, sent: &sent}
-	ba := &simLink{cond: cond, rng: rng, now: &now, sent: &sent}
+	first := &firstMessages{rec: ladder.NewRecorder("A", "B"), left: 8}
+	ab := &simLink{cond: cond, rng: rng, now: &now, sent: &sent, side: ladder.A, first: first}
+	ba := &simLink{cond: cond, rng: rng, now: &now, sent: &sent, side: ladder.B, first: first}
+	statesPanic := false
+	states := func() {
+		// Unfinished code may panic in State: the drawing goes without,
+		// and the exchange meets the panic where it matters.
+		defer func() {
+			if recover() != nil {
+				statesPanic = true
+			}
+		}()
+		first.rec.State(now, ladder.A, a.c.State())
+		first.rec.State(now, ladder.B, b.c.State())
+	}
+	states()
+	t.Cleanup(func() {
+		if t.Failed() && first.left < 8 {
+			t.Logf("the first messages:\n%s", ladder.Text(first.rec.Recording(), 80))
+		}
+	})
 
 	const step = time.Millisecond
 	const limit = time.Hour
@@ -144,8 +202,10 @@ func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Confi
 		b.c.Tick(step, ba.send)
 		a.run(ab.send)
 		b.run(ba.send)
+		if first.active() && !statesPanic {
+			states()
+		}
 	}
-	t.Logf("simulated %v, %d datagrams", now, sent)
 
 	sameBytes(t, "B received from A", a.toSend, b.received)
 	sameBytes(t, "A received from B", b.toSend, a.received)
@@ -163,6 +223,8 @@ func exchange(t *testing.T, seed uint64, cond netConditions, size int, cfg Confi
 	require.Equal(t, [2]State{CLOSED, CLOSED}, [2]State{a.c.State(), b.c.State()},
 		"both connections end cleanly closed (A, B)")
 	require.False(t, a.c.Active() || b.c.Active(), "both connections are done")
+	// Last, so that a failure's own message is the first thing it says.
+	t.Logf("simulated %v, %d datagrams", now, sent)
 }
 
 // leftByLingerer reports whether the exchange ended the one way the
