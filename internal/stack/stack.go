@@ -488,6 +488,7 @@ func (s *Stack) input(b []byte) {
 	}
 	s.last = tc
 	tc.receive(seg)
+	s.admit(tc)
 }
 
 func (s *Stack) countDrop(err error) {
