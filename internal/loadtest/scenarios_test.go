@@ -92,7 +92,11 @@ func fanOutRun(tb testing.TB, env *sandbox.Env, size, requests, clients int) (la
 
 func TestSYNFlood(t *testing.T) {
 	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-		lab, kernel, st := synFloodRun(t, env, 10_000, 3*time.Second)
+		// 2,000 SYNs a second fill the half-open table 16 times over each
+		// second, which is what the test is about; the full 10,000 a
+		// second (BenchmarkSYNFlood) can outrun a race-instrumented stack
+		// on a loaded machine, and then the test would judge the machine.
+		lab, kernel, st := synFloodRun(t, env, 2_000, 3*time.Second)
 		t.Logf("lab:    %v; %d cookies sent, %d accepted", lab, st.CookiesSent, st.CookiesAccepted)
 		t.Logf("kernel: %v", kernel)
 		// Every connect gets in: a SYN the flood crowded out is
@@ -104,15 +108,16 @@ func TestSYNFlood(t *testing.T) {
 
 // synFloodRun floods a listener with spoofed SYNs at rate for d while a
 // kernel client connects 20 times a second, first on the lab stack, then on
-// the kernel. The connects are given 10 s each: what counts is how many
-// made it within 1 s.
+// the kernel. The connects are given 30 s each (the kernel retries its SYN
+// after 1, 3, 7 and 15 s): what the benchmark counts is how many made it
+// within 1 s.
 func synFloodRun(tb testing.TB, env *sandbox.Env, rate int, d time.Duration) (lab, kernel connects, st stack.Stats) {
 	f := newFlooder(tb)
 	run := func(addr netip.AddrPort) connects {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { f.run(ctx, addr, rate); close(done) }()
-		c := connectAtRate(addr.String(), 20, d, 10*time.Second)
+		c := connectAtRate(addr.String(), 20, d, 30*time.Second)
 		cancel()
 		<-done
 		return c

@@ -25,6 +25,14 @@
 // comment lists each addition and why. A tcb (tcb.go) is an endpoint plus
 // its place in the connection table and its socket's waiting calls.
 //
+// Around the connection table, what bounds a stack's memory whatever peers
+// send: listen.go keeps each listener's half-open connections and its
+// accept queue apart and bounded, as Linux does, and answers SYNs past the
+// half-open bound with SYN cookies (syncookie.go), which hold nothing until
+// the handshake completes; timewait.go replaces a closed connection in
+// TIME_WAIT by a record of its last ACK, so lingering costs a few hundred
+// bytes, not the Connection's buffers.
+//
 // Time comes from the time package (time.Now and timers), so tests run the
 // whole stack inside testing/synctest bubbles and its timers never flake.
 package stack

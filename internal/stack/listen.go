@@ -74,6 +74,19 @@ func (s *Stack) holdHandshake(tc *tcb, seg wire.Segment) bool {
 	return true
 }
 
+// admit hands a connection whose handshake the segment just received
+// completed to the accept queue at once, rather than at the end of the loop
+// turn: the next segment of the same batch must see the queue as it is, or
+// a batch of completing handshakes overfills it and the excess is reset.
+func (s *Stack) admit(tc *tcb) {
+	if tc.listener == nil {
+		return
+	}
+	if st := tc.conn().State(); st == connection.RESET || established(st) {
+		tc.listener.handOver(tc, st)
+	}
+}
+
 // newPassive makes the half-open connection a SYN for a listening port
 // asks for. (The SYN then reaches it as any segment does.)
 func (s *Stack) newPassive(l *listener, k key) *tcb {

@@ -243,3 +243,40 @@ func TestASYNFloodLeavesRealClientsAWayIn(t *testing.T) {
 		c.Close()
 	})
 }
+
+func TestHandshakesCompletingTogetherNeverOverfillTheAcceptQueue(t *testing.T) {
+	// Seen with 200 clients at once: every handshake completed in one
+	// batch saw the accept queue as it was before the batch, the queue
+	// overfilled at the end of the turn, and the excess was reset.
+	synctest.Test(t, func(t *testing.T) {
+		const backlog, clients = 4, 12
+		s, p, stop := newPeer(t, Config{Backlog: backlog})
+		defer stop()
+		l, err := s.Listen(80)
+		require.NoError(t, err)
+		defer l.Close()
+		isn := map[uint16]uint32{}
+		for i := range uint16(clients) {
+			p.send(1000+i, 80, msg("S", peerISN, 0, 65535, ""), 1460)
+			isn[1000+i] = uint32(p.recv().Sender.Seqno)
+		}
+		// Every ACK in one burst: the loop takes them as one batch.
+		var burst [][]byte
+		for i := range uint16(clients) {
+			seg := wire.Segment{
+				Src: netip.AddrPortFrom(peerAddr, 1000+i), Dst: netip.AddrPortFrom(stackAddr, 80),
+				Message: msg("A", peerISN+1, isn[1000+i]+1, 65535, "GET"), MSS: 0,
+			}
+			burst = append(burst, seg.AppendTo(nil))
+		}
+		_ = s.call(func() {
+			for _, b := range burst {
+				s.input(b)
+			}
+		})
+		for _, seg := range p.recvAll() {
+			require.NotContains(t, flagsOf(seg), "R", "a connection whose handshake completed was reset: %v", seg)
+		}
+		require.Equal(t, uint64(clients-backlog), s.Stats().ListenOverflows, "what did not fit waits for the peer to retransmit")
+	})
+}

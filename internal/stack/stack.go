@@ -472,8 +472,7 @@ func (s *Stack) input(b []byte) {
 		tc = s.conns[k]
 	}
 	if tc == nil {
-		if tw := s.timeWaits[k]; tw != nil {
-			s.timeWaitInput(k, tw, seg)
+		if tw := s.timeWaits[k]; tw != nil && s.timeWaitInput(k, tw, seg) {
 			return
 		}
 		l := s.listeners[k.port]
@@ -489,6 +488,7 @@ func (s *Stack) input(b []byte) {
 	}
 	s.last = tc
 	tc.receive(seg)
+	s.admit(tc)
 }
 
 func (s *Stack) countDrop(err error) {

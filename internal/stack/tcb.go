@@ -34,9 +34,10 @@ type tcb struct {
 	dial chan error
 
 	// Socket state.
-	closed bool // the application closed the socket: discard what arrives
-	read   pending
-	write  pending
+	closed     bool // the application closed the socket: discard what arrives
+	inComplete bool // the peer's FIN arrived before its RST: reads end in EOF
+	read       pending
+	write      pending
 }
 
 // errCanceled answers a request the socket withdrew (deadline, ctx).
@@ -67,6 +68,13 @@ func (tc *tcb) conn() *connection.Connection { return tc.ep.conn }
 
 // receive hands one segment to the connection.
 func (tc *tcb) receive(seg wire.Segment) {
+	if seg.IsRST() && finReceived(tc.conn().State()) {
+		// The peer's FIN came first, so what it sent is complete: it stays
+		// readable to its end, then EOF, as on Linux, where a reset after
+		// the FIN is no read error. (A peer that already forgot the
+		// connection answers a duplicate ACK with RST.)
+		tc.inComplete = true
+	}
 	tc.ep.receive(seg.Message, seg.MSS)
 	tc.s.markDirty(tc)
 }
@@ -160,7 +168,7 @@ func (tc *tcb) serveRead() {
 	switch {
 	case tc.closed:
 		r.finish(net.ErrClosed)
-	case in.HasError():
+	case in.HasError() && !tc.inComplete:
 		r.finish(tc.ep.failure())
 	case in.BytesBuffered() > 0:
 		for r.n < len(r.buf) && in.BytesBuffered() > 0 {

@@ -20,8 +20,11 @@ import (
 //
 // The record answers as the lingering Connection would: a segment that
 // occupies sequence numbers (the FIN again) draws the ACK again, any
-// segment restarts the wait, and an RST ends it. Its 4-tuple stays in use
-// for the ephemeral port picker until it expires.
+// segment restarts the wait, and an RST ends it. A new SYN numbered past
+// everything the old connection received ends it too and opens a new
+// connection, as Linux's TIME_WAIT allows (RFC 9293 §3.10.7.4, RFC 6191):
+// a client that reuses its port soon after need not wait out the linger.
+// Its 4-tuple stays in use for the ephemeral port picker until it expires.
 
 // timeWait is what the stack keeps of a connection in TIME_WAIT.
 type timeWait struct {
@@ -46,16 +49,23 @@ func (s *Stack) forget(tc *tcb) {
 	s.timed++ // the record is timed like a connection
 }
 
-// timeWaitInput handles a segment for a TIME_WAIT record.
-func (s *Stack) timeWaitInput(k key, tw *timeWait, seg wire.Segment) {
-	if seg.IsRST() {
+// timeWaitInput handles a segment for a TIME_WAIT record. It reports
+// whether the segment is done with; if not, the record is gone and the
+// segment (a new SYN) is for a listener.
+func (s *Stack) timeWaitInput(k key, tw *timeWait, seg wire.Segment) bool {
+	switch {
+	case seg.IsRST():
 		s.expire(k)
-		return
+		return true
+	case seg.Sender.SYN && !seg.Receiver.ACK && tw.ack.Receiver.Ackno.Less(seg.Sender.Seqno):
+		s.expire(k)
+		return false
 	}
 	tw.left = tw.linger
 	if seg.SequenceLength() > 0 {
 		s.send(wire.Segment{Src: seg.Dst, Dst: seg.Src, Message: tw.ack})
 	}
+	return true
 }
 
 // tickTimeWaits ages every record and drops those that expired.

@@ -58,6 +58,42 @@ func TestAClosedConnectionLingersAsARecord(t *testing.T) {
 	})
 }
 
+func TestANewSYNEndsTimeWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, p, stop := newPeer(t, Config{})
+		defer stop()
+		l, err := s.Listen(80)
+		require.NoError(t, err)
+		defer l.Close()
+		// A connection the stack's server side closes first.
+		p.send(1000, 80, msg("S", peerISN, 0, 65535, ""), 1460)
+		iss := uint32(p.recv().Sender.Seqno)
+		accepted := acceptOne(l)
+		p.send(1000, 80, msg("A", peerISN+1, iss+1, 65535, ""), 0)
+		c := <-accepted
+		require.NotNil(t, c)
+		require.NoError(t, c.Close())
+		require.Equal(t, "AF", flagsOf(p.recv()))
+		p.send(1000, 80, msg("AF", peerISN+1, iss+2, 65535, ""), 0)
+		require.Equal(t, "A", flagsOf(p.recv()))
+		_, records := tables(s)
+		require.Equal(t, 1, records)
+
+		// An old duplicate SYN is answered with the old ACK; a SYN past
+		// what the old connection received opens a new connection.
+		p.send(1000, 80, msg("S", peerISN, 0, 65535, ""), 1460)
+		if d := diffSeen(seen{Flags: "A", Seq: iss + 2, Ack: peerISN + 2}, seenOf(p.recv()), false); d != "" {
+			t.Fatalf("an old SYN in TIME_WAIT (-want +got):\n%s", d)
+		}
+		p.send(1000, 80, msg("S", peerISN+100_000, 0, 65535, ""), 1460)
+		synack := p.recv()
+		require.Equal(t, "SA", flagsOf(synack))
+		require.Equal(t, uint32(peerISN+100_001), uint32(synack.Receiver.Ackno))
+		conns, records := tables(s)
+		require.Equal(t, [2]int{1, 0}, [2]int{conns, records})
+	})
+}
+
 func TestTimeWaitHoldsUnderAKiBAConnection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 500
