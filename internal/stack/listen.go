@@ -33,6 +33,11 @@ func (s *Stack) listenInput(l *listener, k key, seg wire.Segment) *tcb {
 	switch {
 	case seg.IsRST():
 		return nil // RFC 9293 3.10.7.2: in LISTEN an RST is ignored
+	case !seg.Sender.SYN && !seg.Receiver.ACK:
+		// RFC 9293 3.10.7.2, fourth: a segment with neither SYN nor ACK
+		// (a bare FIN, stray data) is dropped without an answer; only an
+		// ACK, which claims a connection that is not there, is reset.
+		return nil
 	case seg.Sender.SYN && !seg.Receiver.ACK:
 		if l.acceptQueueFull() {
 			s.stats.listenOverflows.Add(1)

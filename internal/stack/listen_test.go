@@ -12,6 +12,7 @@ import (
 
 	"tcplab/internal/wire"
 	"tcplab/labs/2-receiver"
+	connection "tcplab/labs/4-connection"
 )
 
 func TestCookiesRoundTrip(t *testing.T) {
@@ -279,4 +280,43 @@ func TestHandshakesCompletingTogetherNeverOverfillTheAcceptQueue(t *testing.T) {
 		}
 		require.Equal(t, uint64(clients-backlog), s.Stats().ListenOverflows, "what did not fit waits for the peer to retransmit")
 	})
+}
+
+// What a listener answers to a segment that opens nothing, as RFC 9293
+// §3.10.7.2 lists it: an RST is ignored, an ACK gets <SEQ=SEG.ACK><CTL=RST>,
+// and anything else without a SYN is dropped.
+func TestAListenerAnswersOnlyWhatClaimsAConnection(t *testing.T) {
+	cases := []struct {
+		name string
+		in   connection.Message
+		want string // flags of the answer, "" for none
+	}{
+		{"an RST is ignored", msg("R", 100, 0, 0, ""), ""},
+		{"an RST with an ACK is ignored", msg("RA", 100, 7, 0, ""), ""},
+		{"an ACK is reset", msg("A", 100, 7, 65535, ""), "R"},
+		{"data with an ACK is reset", msg("A", 100, 7, 65535, "hi"), "R"},
+		{"a SYN-ACK is reset", msg("SA", 100, 7, 65535, ""), "R"},
+		{"a bare FIN is dropped", msg("F", 100, 0, 65535, ""), ""},
+		{"data without an ACK is dropped", msg("", 100, 0, 65535, "hi"), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, p, stop := newPeer(t, Config{})
+				defer stop()
+				l, err := s.Listen(80)
+				require.NoError(t, err)
+				defer l.Close()
+				p.send(1000, 80, c.in, 0)
+				if c.want == "" {
+					p.none()
+					return
+				}
+				rst := p.recv()
+				require.Equal(t, c.want, flagsOf(rst))
+				require.Equal(t, uint32(c.in.Receiver.Ackno), uint32(rst.Sender.Seqno), "the reset's seqno is the segment's ackno")
+				require.Zero(t, connCount(s), "nothing is made for it")
+			})
+		})
+	}
 }
