@@ -42,6 +42,9 @@ type transfer struct {
 	size   int
 	window uint64 // the lab side's stream capacity, which bounds its window
 	loss   float64
+	// connected, when set, runs once both ends hold the connection and
+	// before any byte is sent (the loss tests start dropping there).
+	connected func(t *testing.T)
 }
 
 func (tr transfer) name() string {
@@ -133,6 +136,9 @@ func runTransferOn(t *testing.T, env *sandbox.Env, l *lab, tr transfer) {
 		labConn = accept(t, ll, 30*time.Second)
 	}
 
+	if tr.connected != nil {
+		tr.connected(t)
+	}
 	var labOut, kernelOut []byte
 	if tr.dir != labReceives {
 		labOut = payload(tr.size, seed)
