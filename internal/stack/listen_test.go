@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"tcplab/internal/device"
 	"tcplab/internal/wire"
 	"tcplab/labs/2-receiver"
 	connection "tcplab/labs/4-connection"
@@ -272,7 +273,7 @@ func TestHandshakesCompletingTogetherNeverOverfillTheAcceptQueue(t *testing.T) {
 		}
 		_ = s.call(func() {
 			for _, b := range burst {
-				s.input(b)
+				s.input(append(make([]byte, device.Headroom), b...))
 			}
 		})
 		for _, seg := range p.recvAll() {

@@ -53,7 +53,9 @@ type Config struct {
 	OrphanTimeout time.Duration
 	// QueueLimit is the most received datagrams waiting for the loop
 	// (default 8192); past it the reader drops them, as a NIC does when
-	// its ring is full.
+	// its ring is full. On a device that hands over 64 KiB super-packets
+	// whole, the limit is on memory instead: as many bytes as QueueLimit
+	// datagrams of the MTU take.
 	QueueLimit int
 }
 
@@ -70,6 +72,14 @@ const defaultMSS = 536
 type Stats struct {
 	Received uint64 // datagrams read from the device
 	Sent     uint64 // datagrams written to the device
+
+	// A device with offloads (device.OffloadTUN) hands over the kernel's
+	// super-packets whole, and says which TCP checksums the kernel
+	// vouches for (it made the datagram, or checked it).
+	SuperSegments    uint64 // received datagrams that were GSO super-packets, taken whole
+	ChecksumsChecked uint64 // TCP checksums the stack checked and found good (bad ones: BadChecksum)
+	ChecksumsVouched uint64 // TCP checksums not checked: the device vouched for them
+	WriteCalls       uint64 // batches written to the device (one Write each)
 
 	// Quiet drops: traffic that is simply not ours.
 	NotIPv4  uint64 // e.g. IPv6 router solicitations on a fresh TUN
@@ -104,6 +114,8 @@ func (s Stats) Dropped() uint64 {
 }
 
 type stats struct {
+	superSegments, checksumsChecked, checksumsVouched, writeCalls atomic.Uint64
+
 	received, sent, notIPv4, notTCP, notForUs, truncated, badLength,
 	badChecksum, fragments, malformed, queueFull, writeErrors, readErrors, resetsSent,
 	retransmits, batches, maxBatch,
@@ -120,11 +132,19 @@ type key struct {
 // Stack is a TCP/IP stack over one device. Its methods are safe for
 // concurrent use.
 type Stack struct {
-	dev  device.Device
+	dev  device.BatchDevice
 	addr netip.Addr
 	mtu  int
 	mss  int // what our SYNs announce: MTU - 40
 	cfg  Config
+
+	// Receiving: the reader offers rxBatch buffers of rxSize bytes per
+	// device Read, each datagram at device.Headroom. With vnet the
+	// device writes a virtio_net_hdr into the headroom (super-packets
+	// come whole).
+	vnet    bool
+	rxSize  int
+	rxBatch int
 
 	reqs    chan func()   // closures for the loop to run
 	wake    chan struct{} // datagrams queued or a tick due (capacity 1)
@@ -150,13 +170,32 @@ type Stack struct {
 	stopping  bool
 	devErr    error // why the device broke, once it did: every connection failed with it
 	lastTick  time.Time
-	txbuf     []byte
 	batch     [][]byte
+	tx        txBatch
 }
 
 // New starts a stack on dev. The stack owns dev from now on and closes it
-// in Close.
+// in Close. A dev made by device.Single from a batch device is used as the
+// batch device it is (see NewBatch).
 func New(dev device.Device, cfg Config) (*Stack, error) {
+	return NewBatch(device.Batch(dev), cfg)
+}
+
+// wholeReader is a batch device that can hand super-packets over whole
+// (device.OffloadTUN).
+type wholeReader interface {
+	SetWhole(bool)
+	Offloads() device.Offloads
+}
+
+// NewBatch starts a stack on a batch device: it reads up to
+// dev.BatchSize() datagrams per call, and writes what one turn of its loop
+// sends in one call, so a device with TSO joins a connection's
+// consecutive segments into one super-packet. A device that can hand
+// over the kernel's super-packets whole (device.OffloadTUN with its
+// virtio header) is told to: a lab Connection takes a payload of any
+// length, so a 64 KiB super-segment is one segment to it, and one ACK.
+func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 	if !cfg.Addr.Is4() {
 		return nil, fmt.Errorf("stack on %s: address %v is not IPv4", dev.Name(), cfg.Addr)
 	}
@@ -182,12 +221,33 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 	if cfg.Connection.Capacity == 0 {
 		cfg.Connection.Capacity = DefaultCapacity
 	}
+	rxSize, rxBatch, limit := device.Headroom+mtu, max(1, dev.BatchSize()), cfg.QueueLimit
+	txCap := device.Headroom + mtu
+	var vnet bool
+	if w, ok := dev.(wholeReader); ok && w.Offloads()&device.VnetHdr != 0 {
+		w.SetWhole(true)
+		vnet = true
+		// One read is one datagram of up to 64 KiB: a few buffers that
+		// size are plenty, and the queue holds as many bytes as
+		// QueueLimit datagrams of the MTU would.
+		rxSize = device.Headroom + wire.MaxDatagramLen
+		rxBatch = min(rxBatch, wholeReadBatch)
+		limit = max(wholeReadBatch, int(int64(cfg.QueueLimit)*int64(device.Headroom+mtu)/int64(rxSize)))
+		if w.Offloads()&device.TSO4 != 0 {
+			// The device joins segments into the first one's buffer.
+			txCap = device.Headroom + wire.MaxDatagramLen
+		}
+	}
 	s := &Stack{
 		dev:       dev,
 		addr:      cfg.Addr,
 		mtu:       mtu,
 		mss:       int(wire.MSSForMTU(mtu)),
 		cfg:       cfg,
+		vnet:      vnet,
+		rxSize:    rxSize,
+		rxBatch:   rxBatch,
+		tx:        txBatch{cap: txCap, max: max(1, min(dev.BatchSize(), txBatchMax))},
 		reqs:      make(chan func()),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -196,10 +256,9 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 		listeners: make(map[uint16]*listener),
 		timeWaits: make(map[key]*timeWait),
 		ports:     newPortPicker(),
-		txbuf:     make([]byte, 0, mtu),
 		cookies:   newCookieJar(time.Now()),
 	}
-	s.rx.limit = cfg.QueueLimit
+	s.rx.limit = limit
 	// A callback rather than a channel in the loop's select: one channel
 	// fewer to lock on every turn of a busy loop.
 	s.timer = time.AfterFunc(time.Hour, func() {
@@ -221,6 +280,8 @@ func (s *Stack) Stats() Stats {
 	c := &s.stats
 	return Stats{
 		Received: c.received.Load(), Sent: c.sent.Load(),
+		SuperSegments: c.superSegments.Load(), ChecksumsChecked: c.checksumsChecked.Load(),
+		ChecksumsVouched: c.checksumsVouched.Load(), WriteCalls: c.writeCalls.Load(),
 		NotIPv4: c.notIPv4.Load(), NotTCP: c.notTCP.Load(), NotForUs: c.notForUs.Load(),
 		Truncated: c.truncated.Load(), BadLength: c.badLength.Load(),
 		BadChecksum: c.badChecksum.Load(), Fragments: c.fragments.Load(),
@@ -272,23 +333,14 @@ func (s *Stack) post(f func()) error {
 
 // rxQueue holds datagrams between the reader and the loop. It is unbounded
 // in practice (TCP's windows bound what is in flight) so the reader never
-// waits for the loop; a limit guards against floods.
+// waits for the loop; a limit guards against floods. Buffers go round:
+// the reader reads into them, the loop takes them, and they come back to
+// the free list, so a busy stack allocates none.
 type rxQueue struct {
 	mu    sync.Mutex
-	q     [][]byte
-	free  [][]byte
+	q     [][]byte // whole buffers cut at their datagram's end (it starts at device.Headroom)
+	free  [][]byte // buffers at full length
 	limit int
-}
-
-func (q *rxQueue) get(size int) []byte {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if n := len(q.free); n > 0 {
-		b := q.free[n-1]
-		q.free = q.free[:n-1]
-		return b[:size]
-	}
-	return make([]byte, size)
 }
 
 func (q *rxQueue) len() int {
@@ -297,16 +349,32 @@ func (q *rxQueue) len() int {
 	return len(q.q)
 }
 
-// put queues b and reports whether it fit.
-func (q *rxQueue) put(b []byte) bool {
+// put queues the first n datagrams read into bufs (bufs[i] holds one of
+// sizes[i] bytes at device.Headroom), puts fresh buffers of size bytes in
+// their places, and returns how many did not fit. A datagram that did not
+// fit keeps its buffer, to be read into again.
+func (q *rxQueue) put(bufs [][]byte, sizes []int, n, size int) (dropped int) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.q) >= q.limit {
-		q.free = append(q.free, b)
-		return false
+	for i := range n {
+		if len(q.q) >= q.limit {
+			dropped++
+			continue
+		}
+		q.q = append(q.q, bufs[i][:device.Headroom+sizes[i]])
+		bufs[i] = nil
+		if k := len(q.free); k > 0 {
+			bufs[i] = q.free[k-1]
+			q.free[k-1] = nil
+			q.free = q.free[:k-1]
+		}
 	}
-	q.q = append(q.q, b)
-	return true
+	q.mu.Unlock()
+	for i := range n {
+		if bufs[i] == nil {
+			bufs[i] = make([]byte, size)
+		}
+	}
+	return dropped
 }
 
 // take moves at most n queued datagrams into dst and reports whether more
@@ -322,26 +390,37 @@ func (q *rxQueue) take(dst [][]byte, n int) ([][]byte, bool) {
 	return dst, rest > 0
 }
 
+// recycle returns taken buffers to the free list.
 func (q *rxQueue) recycle(bufs [][]byte) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.free = append(q.free, bufs...)
+	for _, b := range bufs {
+		q.free = append(q.free, b[:cap(b)])
+	}
 }
 
 // readFailureLimit is how many device reads in a row may fail before the
 // device counts as broken.
 const readFailureLimit = 10
 
+// wholeReadBatch is how many buffers the reader offers a device that
+// hands over super-packets whole: each read system call brings one
+// datagram, so a few 64 KiB buffers hold what one Read gathers.
+const wholeReadBatch = 16
+
 // reader moves datagrams from the device into the queue. It is the only
 // goroutine that reads the device.
 func (s *Stack) reader() {
 	defer s.wg.Done()
+	bufs := make([][]byte, s.rxBatch)
+	sizes := make([]int, s.rxBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, s.rxSize)
+	}
 	failures := 0
 	for {
-		buf := s.rx.get(s.mtu)
-		n, err := s.dev.Read(buf)
+		n, err := s.dev.Read(bufs, sizes, device.Headroom)
 		if err != nil {
-			s.rx.recycle([][]byte{buf})
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -369,12 +448,12 @@ func (s *Stack) reader() {
 			continue
 		}
 		failures = 0
-		s.stats.received.Add(1)
-		if !s.rx.put(buf[:n]) {
-			s.stats.queueFull.Add(1)
-			continue
+		s.stats.received.Add(uint64(n))
+		dropped := s.rx.put(bufs, sizes, n, s.rxSize)
+		s.stats.queueFull.Add(uint64(dropped))
+		if dropped < n {
+			s.poke()
 		}
-		s.poke()
 	}
 }
 
@@ -453,9 +532,10 @@ func (s *Stack) receiveBatch() {
 	}
 }
 
-// input handles one received datagram.
+// input handles one received datagram: b holds it at device.Headroom,
+// after the virtio_net_hdr if the device writes one.
 func (s *Stack) input(b []byte) {
-	seg, err := wire.Parse(b)
+	seg, err := s.parse(b)
 	if err != nil {
 		s.countDrop(err)
 		return
@@ -489,6 +569,30 @@ func (s *Stack) input(b []byte) {
 	s.last = tc
 	tc.receive(seg)
 	s.admit(tc)
+}
+
+// parse reads the segment in b (see input). The TCP checksum is checked
+// unless the device says the kernel vouches for it: the kernel made the
+// datagram, whose checksum field then holds only the pseudo-header's sum
+// (VirtioNeedsCsum), or checked it on the way in (VirtioDataValid). A
+// super-packet is always the kernel's own.
+func (s *Stack) parse(b []byte) (wire.Segment, error) {
+	pkt := b[device.Headroom:]
+	if !s.vnet || b[0]&(device.VirtioNeedsCsum|device.VirtioDataValid) == 0 {
+		seg, err := wire.Parse(pkt)
+		if err == nil {
+			s.stats.checksumsChecked.Add(1)
+		}
+		return seg, err
+	}
+	seg, err := wire.ParseVouched(pkt)
+	if err == nil {
+		s.stats.checksumsVouched.Add(1)
+		if b[1] != device.VirtioGSONone {
+			s.stats.superSegments.Add(1)
+		}
+	}
+	return seg, err
 }
 
 func (s *Stack) countDrop(err error) {
@@ -531,14 +635,49 @@ func (s *Stack) refuse(seg wire.Segment) {
 	s.send(wire.Segment{Src: seg.Dst, Dst: seg.Src, Message: m})
 }
 
-// send writes one datagram.
+// txBatch is what the loop sends in one turn, written to the device in
+// one call at the turn's end (flush): a device with TSO joins a
+// connection's consecutive segments into one super-packet. Its buffers
+// are kept from turn to turn.
+type txBatch struct {
+	bufs [][]byte // bufs[:n] are queued, each a datagram at device.Headroom
+	n    int
+	cap  int // each buffer's capacity: room to join segments on a TSO device
+	max  int // the most datagrams in one write
+}
+
+// txBatchMax caps a write batch: enough for a 64 KiB super-packet of
+// 1460-byte segments, and not so many 64 KiB buffers that they weigh.
+const txBatchMax = 64
+
+// send queues one datagram for the end of the turn.
 func (s *Stack) send(seg wire.Segment) {
-	s.txbuf = seg.AppendTo(s.txbuf[:0])
-	if _, err := s.dev.Write(s.txbuf); err != nil {
-		s.stats.writeErrors.Add(1)
+	t := &s.tx
+	if t.n == t.max {
+		s.flush()
+	}
+	if t.n == len(t.bufs) {
+		t.bufs = append(t.bufs, make([]byte, device.Headroom, t.cap))
+	}
+	t.bufs[t.n] = seg.AppendTo(t.bufs[t.n][:device.Headroom])
+	t.n++
+}
+
+// flush writes the datagrams queued in this turn, in one device Write.
+func (s *Stack) flush() {
+	t := &s.tx
+	if t.n == 0 {
 		return
 	}
-	s.stats.sent.Add(1)
+	bufs := t.bufs[:t.n]
+	t.n = 0
+	n, err := s.dev.Write(bufs, device.Headroom)
+	s.stats.writeCalls.Add(1)
+	s.stats.sent.Add(uint64(n))
+	if err != nil {
+		// What was not sent is lost, as a datagram is: TCP retransmits.
+		s.stats.writeErrors.Add(uint64(len(bufs) - n))
+	}
 }
 
 // newConnection makes a Connection from the template. It sends at most
@@ -568,6 +707,7 @@ func (s *Stack) serve() {
 	}
 	clear(s.dirty)
 	s.dirty = s.dirty[:0]
+	s.flush()
 	s.armTimer()
 }
 

@@ -499,3 +499,23 @@ func TestChecksum(t *testing.T) {
 		}
 	})
 }
+
+func TestParseVouched(t *testing.T) {
+	good := seg(receiver.SenderMessage{Seqno: 1, Payload: []byte("hello")}, receiver.ReceiverMessage{ACK: true, WindowSize: 1000}, 0)
+	// A kernel-made datagram with checksum offload: the field holds the
+	// pseudo-header's sum only, which Parse rejects.
+	partial := good.AppendTo(nil)
+	binary.BigEndian.PutUint16(partial[36:], fold(pseudoHeaderSum([4]byte(partial[12:16]), [4]byte(partial[16:20]), len(partial)-20)))
+	_, err := Parse(partial)
+	require.ErrorIs(t, err, ErrBadChecksum)
+	got, err := ParseVouched(partial)
+	require.NoError(t, err)
+	if diff := cmp.Diff(canonical(good), got, cmpSegment); diff != "" {
+		t.Errorf("ParseVouched (-want +got):\n%s", diff)
+	}
+	// The IPv4 header's checksum is still the stack's to check.
+	badIP := good.AppendTo(nil)
+	badIP[8] ^= 1
+	_, err = ParseVouched(badIP)
+	require.ErrorIs(t, err, ErrBadChecksum)
+}
