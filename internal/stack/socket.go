@@ -273,11 +273,32 @@ type conn struct {
 	local, remote *net.TCPAddr
 	rmu, wmu      sync.Mutex
 	rdl, wdl      *deadline
+	rcall, wcall  call // the Read's and the Write's, under rmu and wmu
 	closed        atomic.Bool
 }
 
+// call is how a Read or a Write is handed to the loop: its closures are
+// made once per connection, not per call, so a busy socket allocates
+// nothing. p is set by the socket's goroutine before start is posted and
+// read by the loop in start; the post and the answer order the two.
+type call struct {
+	p      []byte
+	start  func()
+	cancel func()
+	res    chan result // the pending's, made once and never replaced
+}
+
+func (c *conn) bind(cl *call, pc *pending) {
+	cl.start = func() {
+		pc.start(cl.p)
+		c.s.markDirty(c.tc)
+	}
+	cl.cancel = func() { pc.finish(errCanceled) }
+	cl.res = pc.res
+}
+
 func newConn(s *Stack, tc *tcb) *conn {
-	return &conn{
+	c := &conn{
 		s:      s,
 		tc:     tc,
 		local:  net.TCPAddrFromAddrPort(tc.local),
@@ -285,6 +306,9 @@ func newConn(s *Stack, tc *tcb) *conn {
 		rdl:    newDeadline(),
 		wdl:    newDeadline(),
 	}
+	c.bind(&c.rcall, &tc.read)
+	c.bind(&c.wcall, &tc.write)
+	return c
 }
 
 func (c *conn) opErr(op string, err error) error {
@@ -299,7 +323,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	if len(p) == 0 && !c.closed.Load() {
 		return 0, nil // as a kernel socket does: no waiting for nothing
 	}
-	n, err := c.do(c.rdl, &c.tc.read, p)
+	n, err := c.do(c.rdl, &c.rcall, p)
 	switch err {
 	case nil:
 		return n, nil
@@ -314,17 +338,17 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	n, err := c.do(c.wdl, &c.tc.write, p)
+	n, err := c.do(c.wdl, &c.wcall, p)
 	if err != nil {
 		return n, c.opErr("write", err)
 	}
 	return n, nil
 }
 
-// do hands the loop the call pc with buffer p and waits for its answer. If
+// do hands the loop the call cl with buffer p and waits for its answer. If
 // the deadline passes first, the call is withdrawn; the loop answers
 // exactly once either way, so p is never touched after do returns.
-func (c *conn) do(dl *deadline, pc *pending, p []byte) (int, error) {
+func (c *conn) do(dl *deadline, cl *call, p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, net.ErrClosed
 	}
@@ -334,19 +358,19 @@ func (c *conn) do(dl *deadline, pc *pending, p []byte) (int, error) {
 		return 0, os.ErrDeadlineExceeded
 	default:
 	}
-	if err := c.s.post(func() {
-		pc.start(p)
-		c.s.markDirty(c.tc)
-	}); err != nil {
+	cl.p = p
+	defer func() { cl.p = nil }()
+	if err := c.s.post(cl.start); err != nil {
 		return 0, err
 	}
+	res := cl.res
 	var r result
 	select {
-	case r = <-pc.res:
+	case r = <-res:
 	case <-expired:
 		// If the stack closed meanwhile, its shutdown answers instead.
-		_ = c.s.post(func() { pc.finish(errCanceled) })
-		r = <-pc.res
+		_ = c.s.post(cl.cancel)
+		r = <-res
 	}
 	if r.err == errCanceled {
 		r.err = os.ErrDeadlineExceeded
