@@ -223,7 +223,7 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 	}
 	rxSize, rxBatch, limit := device.Headroom+mtu, max(1, dev.BatchSize()), cfg.QueueLimit
 	txCap := device.Headroom + mtu
-	var vnet bool
+	var vnet, tso bool
 	if w, ok := dev.(wholeReader); ok && w.Offloads()&device.VnetHdr != 0 {
 		w.SetWhole(true)
 		vnet = true
@@ -236,6 +236,7 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 		if w.Offloads()&device.TSO4 != 0 {
 			// The device joins segments into the first one's buffer.
 			txCap = device.Headroom + wire.MaxDatagramLen
+			tso = true
 		}
 	}
 	s := &Stack{
@@ -247,7 +248,7 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 		vnet:      vnet,
 		rxSize:    rxSize,
 		rxBatch:   rxBatch,
-		tx:        txBatch{cap: txCap, max: max(1, min(dev.BatchSize(), txBatchMax))},
+		tx:        txBatch{cap: txCap, max: max(1, min(dev.BatchSize(), txBatchMax)), tso: tso},
 		reqs:      make(chan func()),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -644,6 +645,7 @@ type txBatch struct {
 	n    int
 	cap  int // each buffer's capacity: room to join segments on a TSO device
 	max  int // the most datagrams in one write
+	tso  bool
 }
 
 // txBatchMax caps a write batch: enough for a 64 KiB super-packet of
@@ -671,6 +673,15 @@ func (s *Stack) flush() {
 	}
 	bufs := t.bufs[:t.n]
 	t.n = 0
+	if t.tso {
+		// PSH ends a super-packet: only a burst's last segment keeps it,
+		// as when Linux's TSO cuts one up.
+		for i := 0; i+1 < len(bufs); i++ {
+			if a := bufs[i][device.Headroom:]; wire.Continues(a, bufs[i+1][device.Headroom:]) {
+				wire.ClearPSH(a)
+			}
+		}
+	}
 	n, err := s.dev.Write(bufs, device.Headroom)
 	s.stats.writeCalls.Add(1)
 	s.stats.sent.Add(uint64(n))

@@ -331,3 +331,36 @@ func (s Segment) AppendText(b []byte) []byte {
 	}
 	return b
 }
+
+// ClearPSH clears the PSH flag of the segment in b, an IPv4 datagram
+// carrying TCP that AppendTo made (or Parse accepted), and mends its TCP
+// checksum for the change (RFC 1624) instead of summing it all again.
+// AppendTo sets PSH on every segment with data; a stack that sends a
+// burst clears it on all but the last, as Linux does, so that a device
+// may join the burst into one super-packet (PSH ends one).
+func ClearPSH(b []byte) {
+	ihl := int(b[0]&0x0f) * 4
+	tcp := b[ihl:]
+	if tcp[13]&flagPSH == 0 {
+		return
+	}
+	old := binary.BigEndian.Uint16(tcp[12:])
+	tcp[13] &^= flagPSH
+	csum := binary.BigEndian.Uint16(tcp[16:])
+	// HC' = ~(~HC + ~m + m')
+	acc := uint64(^csum) + uint64(^old) + uint64(binary.BigEndian.Uint16(tcp[12:]))
+	binary.BigEndian.PutUint16(tcp[16:], ^fold(acc))
+}
+
+// Continues reports whether b, like a an IPv4 datagram carrying TCP that
+// AppendTo made, carries the data that follows a's on the same
+// connection: same addresses and ports, both with data, b's seqno right
+// after a's last byte.
+func Continues(a, b []byte) bool {
+	ta, tb := a[int(a[0]&0x0f)*4:], b[int(b[0]&0x0f)*4:]
+	pa := len(ta) - int(ta[12]>>4)*4
+	pb := len(tb) - int(tb[12]>>4)*4
+	return pa > 0 && pb > 0 &&
+		[8]byte(a[12:20]) == [8]byte(b[12:20]) && [4]byte(ta[:4]) == [4]byte(tb[:4]) &&
+		binary.BigEndian.Uint32(ta[4:])+uint32(pa) == binary.BigEndian.Uint32(tb[4:])
+}

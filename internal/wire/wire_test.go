@@ -519,3 +519,47 @@ func TestParseVouched(t *testing.T) {
 	_, err = ParseVouched(badIP)
 	require.ErrorIs(t, err, ErrBadChecksum)
 }
+
+func TestClearPSH(t *testing.T) {
+	for _, n := range []int{1, 2, 999, 1460} {
+		s := seg(receiver.SenderMessage{Seqno: 1, Payload: payloadOf(n)}, receiver.ReceiverMessage{ACK: true, Ackno: 7, WindowSize: 1000}, 0)
+		b := s.AppendTo(nil)
+		require.NotZero(t, b[33]&flagPSH, "AppendTo sets PSH with data")
+		ClearPSH(b)
+		require.Zero(t, b[33]&flagPSH)
+		got, err := Parse(b)
+		require.NoError(t, err, "the checksum was mended")
+		if diff := cmp.Diff(canonical(s), got, cmpSegment); diff != "" {
+			t.Errorf("ClearPSH changed more than PSH (-want +got):\n%s", diff)
+		}
+		want := append([]byte(nil), b...)
+		ClearPSH(b)
+		require.Equal(t, want, b, "clearing a clear PSH changes nothing")
+	}
+}
+
+func TestContinues(t *testing.T) {
+	data := func(seq uint32, n int) []byte {
+		return seg(receiver.SenderMessage{Seqno: receiver.Wrap32(seq), Payload: payloadOf(n)}, receiver.ReceiverMessage{ACK: true}, 0).AppendTo(nil)
+	}
+	other := seg(receiver.SenderMessage{Seqno: 101, Payload: payloadOf(10)}, receiver.ReceiverMessage{ACK: true}, 0)
+	other.Src = netip.AddrPortFrom(lab.Addr(), lab.Port()+1)
+	tests := []struct {
+		name string
+		a, b []byte
+		want bool
+	}{
+		{"the next bytes", data(1, 100), data(101, 10), true},
+		{"across the wrap", data(0xffffff9c, 100), data(0, 10), true},
+		{"a gap", data(1, 100), data(102, 10), false},
+		{"the same bytes again", data(1, 100), data(1, 100), false},
+		{"another connection", data(1, 100), other.AppendTo(nil), false},
+		{"a bare ACK after data", data(1, 100), data(101, 0), false},
+		{"data after a bare ACK", data(1, 0), data(1, 10), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, Continues(tt.a, tt.b))
+		})
+	}
+}
