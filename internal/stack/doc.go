@@ -17,6 +17,16 @@
 // more: a loop that drained the device first would let every ACK invite more
 // data, fill the receive buffer and advertise a zero window.
 //
+// The device is a device.BatchDevice (New adapts a plain Device): the
+// reader takes up to BatchSize datagrams per call into buffers that go
+// round between it and the loop, and what the loop sends in one turn goes
+// out in one Write, so the steady state allocates nothing. On a TUN with
+// the kernel's offloads (device.OffloadTUN) a 64 KiB super-packet is read
+// whole and handed to the Connection as one segment (a lab receiver takes
+// a payload of any length), its TCP checksum left unchecked when the
+// kernel vouches for it; and a turn's consecutive segments of a
+// connection leave as one super-packet, which the kernel cuts up.
+//
 // What the stack adds around a lab Connection, because real peers and real
 // applications need it and the Connection does not do it (coalesced and
 // immediate ACKs, window updates, the zero-window reserve, rate limit and
