@@ -3,6 +3,8 @@ package device
 import (
 	"bytes"
 	"encoding/binary"
+
+	"tcplab/internal/checksum"
 )
 
 // coalescer joins consecutive TCP segments of one connection, written in
@@ -202,11 +204,11 @@ func finishSuperPacket(pkt []byte, it *groItem) {
 	} else {
 		binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
 		pkt[10], pkt[11] = 0, 0
-		binary.BigEndian.PutUint16(pkt[10:], ^checksumFold(checksumAdd(0, pkt[:it.iphLen])))
+		binary.BigEndian.PutUint16(pkt[10:], ^checksum.Fold(checksum.Sum(0, pkt[:it.iphLen])))
 		src, dst = pkt[12:16], pkt[16:20]
 	}
 	tcp := pkt[it.iphLen:]
-	binary.BigEndian.PutUint16(tcp[tcpCsumOff:], checksumFold(pseudoHeaderSum(protoTCP, src, dst, len(tcp))))
+	binary.BigEndian.PutUint16(tcp[tcpCsumOff:], checksum.Fold(checksum.PseudoHeader(protoTCP, src, dst, len(tcp))))
 }
 
 // groSegment is what coalescing needs to know about one TCP segment.
@@ -288,5 +290,5 @@ func checksumValid(pkt []byte, iphLen int, v6 bool) bool {
 		src, dst = pkt[8:24], pkt[24:40]
 	}
 	tcp := pkt[iphLen:]
-	return checksumFold(checksumAdd(pseudoHeaderSum(protoTCP, src, dst, len(tcp)), tcp)) == 0xffff
+	return checksum.Fold(checksum.Sum(checksum.PseudoHeader(protoTCP, src, dst, len(tcp)), tcp)) == 0xffff
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"tcplab/internal/checksum"
 )
 
 // Errors from SplitGSO (wrapped with detail). A device counts the
@@ -124,7 +126,7 @@ func SplitGSO(hdr VirtioNetHdr, pkt []byte, bufs [][]byte, sizes []int, offset i
 			id := binary.BigEndian.Uint16(pkt[4:]) + uint16(i)
 			binary.BigEndian.PutUint16(out[4:], id)
 			out[10], out[11] = 0, 0
-			binary.BigEndian.PutUint16(out[10:], ^checksumFold(checksumAdd(0, out[:iphLen])))
+			binary.BigEndian.PutUint16(out[10:], ^checksum.Fold(checksum.Sum(0, out[:iphLen])))
 		}
 		tcp := out[iphLen:]
 		binary.BigEndian.PutUint32(tcp[4:], firstSeq+uint32(start))
@@ -137,8 +139,8 @@ func SplitGSO(hdr VirtioNetHdr, pkt []byte, bufs [][]byte, sizes []int, offset i
 		}
 		tcp[13] = f
 		tcp[16], tcp[17] = 0, 0
-		acc := pseudoHeaderSum(protoTCP, src, dst, len(tcp))
-		binary.BigEndian.PutUint16(tcp[16:], ^checksumFold(checksumAdd(acc, tcp)))
+		acc := checksum.PseudoHeader(protoTCP, src, dst, len(tcp))
+		binary.BigEndian.PutUint16(tcp[16:], ^checksum.Fold(checksum.Sum(acc, tcp)))
 	}
 	return n, nil
 }
@@ -185,6 +187,6 @@ func finishChecksum(pkt []byte, start, off int) error {
 	at := start + off
 	partial := uint64(binary.BigEndian.Uint16(pkt[at:]))
 	pkt[at], pkt[at+1] = 0, 0
-	binary.BigEndian.PutUint16(pkt[at:], ^checksumFold(checksumAdd(partial, pkt[start:])))
+	binary.BigEndian.PutUint16(pkt[at:], ^checksum.Fold(checksum.Sum(partial, pkt[start:])))
 	return nil
 }

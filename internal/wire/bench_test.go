@@ -34,25 +34,3 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	reportGbits(b, benchSegment.Len())
 }
-
-func BenchmarkChecksum(b *testing.B) {
-	d := payloadOf(1480)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(d)))
-	for b.Loop() {
-		Checksum(d)
-	}
-	reportGbits(b, len(d))
-}
-
-// BenchmarkChecksumNaive is the 16-bit loop, to show what reading eight
-// bytes at a time buys.
-func BenchmarkChecksumNaive(b *testing.B) {
-	d := payloadOf(1480)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(d)))
-	for b.Loop() {
-		naiveChecksum(d)
-	}
-	reportGbits(b, len(d))
-}

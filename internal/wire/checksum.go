@@ -1,76 +1,21 @@
 package wire
 
-import (
-	"encoding/binary"
-	"math/bits"
-)
+import "tcplab/internal/checksum"
 
-// sum adds b, read as big-endian 16-bit words, to the ones'-complement sum
-// acc (RFC 1071) and returns the new sum, still unfolded in 64 bits. b
-// must start at an even offset of the checksummed data; an odd final byte
-// is padded with zero.
-//
-// Three properties of the ones'-complement sum (RFC 1071 §2) make this
-// fast. A 16-bit word's place does not matter, only its alignment
-// (2^16 ≡ 1 mod 2^16-1), so eight bytes can be added at once as a uint64
-// with an end-around carry. Byte order does not matter either, so the
-// words are loaded little-endian (the order of amd64 and arm64) and the
-// folded result swapped once. And the sum is associative, so two
-// accumulators with their own carry chains run side by side.
-func sum(acc uint64, b []byte) uint64 {
-	var a0, a1, c0, c1 uint64
-	for len(b) >= 32 {
-		a0, c0 = bits.Add64(a0, binary.LittleEndian.Uint64(b), c0)
-		a1, c1 = bits.Add64(a1, binary.LittleEndian.Uint64(b[8:]), c1)
-		a0, c0 = bits.Add64(a0, binary.LittleEndian.Uint64(b[16:]), c0)
-		a1, c1 = bits.Add64(a1, binary.LittleEndian.Uint64(b[24:]), c1)
-		b = b[32:]
-	}
-	for len(b) >= 8 {
-		a0, c0 = bits.Add64(a0, binary.LittleEndian.Uint64(b), c0)
-		b = b[8:]
-	}
-	var tail uint64 // at most 7 bytes: no carries
-	if len(b) >= 4 {
-		tail += uint64(binary.LittleEndian.Uint32(b))
-		b = b[4:]
-	}
-	if len(b) >= 2 {
-		tail += uint64(binary.LittleEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		tail += uint64(b[0]) // the low byte of a little-endian word
-	}
-	x, k1 := bits.Add64(a0, a1, 0)
-	x, k2 := bits.Add64(x, tail, 0)
-	// The carries, at most 4, go back in (end-around); if that carries
-	// again, x is now at most 3, so the last one cannot.
-	x, k3 := bits.Add64(x, c0+c1+k1+k2, 0)
-	le := fold(x + k3)
-	acc, k := bits.Add64(acc, uint64(bits.ReverseBytes16(le)), 0)
-	return acc + k // acc is small if k is 1
-}
+// The Internet checksum itself lives in package checksum, shared with the
+// device; these short names keep the encoder and the parser readable, and
+// inline to nothing.
 
-// fold reduces a 64-bit ones'-complement sum to 16 bits.
-func fold(acc uint64) uint16 {
-	acc = (acc >> 32) + (acc & 0xffffffff) // at most 33 bits
-	acc = (acc >> 32) + (acc & 0xffffffff) // at most 32 bits
-	acc = (acc >> 16) + (acc & 0xffff)     // at most 17 bits
-	acc = (acc >> 16) + (acc & 0xffff)     // 16 bits
-	return uint16(acc)
-}
+func sum(acc uint64, b []byte) uint64 { return checksum.Sum(acc, b) }
 
-// pseudoHeaderSum is the sum of the TCP pseudo-header (RFC 9293 §3.1):
-// source and destination address, protocol 6 and the TCP length. 32-bit
-// values may be added whole for the same reason sum reads 64 bits at once.
+func fold(acc uint64) uint16 { return checksum.Fold(acc) }
+
+// pseudoHeaderSum is the sum of the TCP pseudo-header (RFC 9293 §3.1).
 func pseudoHeaderSum(src, dst [4]byte, tcpLen int) uint64 {
-	return uint64(binary.BigEndian.Uint32(src[:])) +
-		uint64(binary.BigEndian.Uint32(dst[:])) +
-		protoTCP + uint64(tcpLen)
+	return checksum.PseudoHeaderIPv4(protoTCP, src, dst, tcpLen)
 }
 
 // Checksum returns the RFC 1071 Internet checksum of b: the ones'
 // complement of the ones'-complement sum of its 16-bit words. Data whose
 // checksum field holds the right value checksums to zero.
-func Checksum(b []byte) uint16 { return ^fold(sum(0, b)) }
+func Checksum(b []byte) uint16 { return checksum.Checksum(b) }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -448,56 +447,6 @@ func TestNoAllocations(t *testing.T) {
 	require.Zero(t, testing.AllocsPerRun(100, func() { s.AppendTo(buf) }), "AppendTo into a buffer with room")
 	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = Parse(b) }), "Parse")
 	require.Zero(t, testing.AllocsPerRun(100, func() { s.AppendText(buf) }), "AppendText")
-}
-
-// naiveChecksum is RFC 1071 as its section 4.1 writes it, 16 bits at a
-// time: the reference for the 64-bit version.
-func naiveChecksum(b []byte) uint16 {
-	var s uint32
-	for ; len(b) >= 2; b = b[2:] {
-		s += uint32(b[0])<<8 | uint32(b[1])
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
-
-func TestChecksum(t *testing.T) {
-	t.Run("RFC 1071's worked example", func(t *testing.T) {
-		// Section 3: the words 0001 f203 f4f5 f6f7 sum to ddf2.
-		require.Equal(t, ^uint16(0xddf2), Checksum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}))
-	})
-	t.Run("all ones carries on every add", func(t *testing.T) {
-		for n := range 300 {
-			b := bytes.Repeat([]byte{0xff}, n)
-			require.Equal(t, naiveChecksum(b), Checksum(b), "%d bytes of ff", n)
-		}
-	})
-	const seed = 144
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
-	t.Run("random data of every length up to 2 KiB agrees with the 16-bit loop", func(t *testing.T) {
-		for n := range 2049 {
-			b := make([]byte, n)
-			for i := range b {
-				b[i] = byte(rng.Uint32())
-			}
-			require.Equal(t, naiveChecksum(b), Checksum(b), "%d bytes: %x", n, b)
-		}
-	})
-	t.Run("a datagram summed in pieces equals it summed whole", func(t *testing.T) {
-		b := make([]byte, 1500)
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		for cut := 0; cut <= len(b); cut += 2 {
-			require.Equal(t, Checksum(b), ^fold(sum(sum(0, b[:cut]), b[cut:])), "cut at %d", cut)
-		}
-	})
 }
 
 func TestParseVouched(t *testing.T) {
