@@ -157,20 +157,29 @@ func TestSuperSegments(t *testing.T) {
 		Flags: device.VirtioNeedsCsum, GSOType: device.VirtioGSOTCPv4,
 		HdrLen: 40, GSOSize: mss, CsumStart: 20, CsumOffset: 16,
 	}
+	whole := Stats{Received: 2, SuperSegments: 1, ChecksumsChecked: 1, ChecksumsVouched: 1}
 	cases := []struct {
-		name string
-		vnet bool
-		want Stats // the counters compared: Received and the checksums'
+		name   string
+		vnet   bool
+		single bool  // given to New through device.Single
+		want   Stats // the counters compared: Received and the checksums'
 	}{
 		// Counts include the SYN-ACK, whose checksum is checked.
-		{"a super-segment goes to the Connection whole", true, Stats{Received: 2, SuperSegments: 1, ChecksumsChecked: 1, ChecksumsVouched: 1}},
-		{"a device that cannot hand it whole splits it", false, Stats{Received: 1 + segs, ChecksumsChecked: 1 + segs}},
+		{"a super-segment goes to the Connection whole", true, false, whole},
+		{"New finds the batch device behind device.Single", true, true, whole},
+		{"a device that cannot hand it whole splits it", false, false, Stats{Received: 1 + segs, ChecksumsChecked: 1 + segs}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				d := newOffloadDev(tc.vnet)
-				s, err := NewBatch(d, Config{Addr: stackAddr})
+				var s *Stack
+				var err error
+				if tc.single {
+					s, err = New(device.Single(d), Config{Addr: stackAddr})
+				} else {
+					s, err = NewBatch(d, Config{Addr: stackAddr})
+				}
 				require.NoError(t, err)
 				defer s.Close()
 				c, port, iss := dialOffload(t, s, d)
