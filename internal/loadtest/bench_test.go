@@ -37,6 +37,7 @@ func BenchmarkServer(b *testing.B) {
 			for range b.N {
 				var labRSS, kernelRSS uint64
 				lab, kernel := serverRunMeasured(b, env, tc.size, requests, clients, &labRSS, &kernelRSS)
+				b.Logf("%d requests of %d bytes, %d at once", requests, tc.size, clients)
 				b.Logf("lab:    %v, peak RSS %d MiB", lab, labRSS>>20)
 				b.Logf("kernel: %v, peak RSS %d MiB", kernel, kernelRSS>>20)
 				b.ReportMetric(float64(lab.requests)/lab.elapsed.Seconds(), "lab-req/s")
