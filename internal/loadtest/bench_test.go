@@ -13,8 +13,9 @@ import (
 
 // The benchmarks run each workload at full size, once per iteration (run
 // them with -benchtime=1x), and report the lab's figure beside the
-// kernel's from the same run. TCPLAB_LOAD_REQUESTS overrides the number
-// of requests of BenchmarkServer, whose 1 MiB case takes minutes.
+// kernel's from the same run. TCPLAB_LOAD_REQUESTS and TCPLAB_LOAD_CLIENTS
+// override the number of requests and of concurrent clients of
+// BenchmarkServer, whose 1 MiB case takes minutes.
 
 func BenchmarkServer(b *testing.B) {
 	cases := []struct {
@@ -30,14 +31,13 @@ func BenchmarkServer(b *testing.B) {
 				sandbox.Bench(b)
 				return
 			}
-			requests := tc.requests
-			if n, err := strconv.Atoi(os.Getenv("TCPLAB_LOAD_REQUESTS")); err == nil && n > 0 {
-				requests = n
-			}
+			requests := envInt("TCPLAB_LOAD_REQUESTS", tc.requests)
+			clients := envInt("TCPLAB_LOAD_CLIENTS", tc.clients)
 			env := benchEnv(b)
 			for range b.N {
 				var labRSS, kernelRSS uint64
-				lab, kernel := serverRunMeasured(b, env, tc.size, requests, tc.clients, &labRSS, &kernelRSS)
+				lab, kernel := serverRunMeasured(b, env, tc.size, requests, clients, &labRSS, &kernelRSS)
+				b.Logf("%d requests of %d bytes, %d at once", requests, tc.size, clients)
 				b.Logf("lab:    %v, peak RSS %d MiB", lab, labRSS>>20)
 				b.Logf("kernel: %v, peak RSS %d MiB", kernel, kernelRSS>>20)
 				b.ReportMetric(float64(lab.requests)/lab.elapsed.Seconds(), "lab-req/s")
@@ -84,6 +84,16 @@ func BenchmarkClientFanOut(b *testing.B) {
 		b.ReportMetric(float64(lab.failures), "lab-failed")
 		b.ReportMetric(float64(kernel.failures), "kernel-failed")
 	}
+}
+
+// envInt is the positive number in the environment variable name, or def.
+// (Environment, not flags: the benchmark runs again inside its sandbox,
+// which passes the environment on.)
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 // heapInUse is the live heap after a collection.

@@ -65,6 +65,10 @@ func serverRunMeasured(tb testing.TB, env *sandbox.Env, size, requests, clients 
 	serveHTTP(tb, ll, data)
 	lab = httpLoad("http://"+device.LabAddr.String()+"/", requests, clients, size, kernelDial)
 	*labRSS = peakRSS()
+	// Where the lab's time went, when it is slow or requests time out.
+	st := s.Stats()
+	tb.Logf("lab stack: %d segments sent, %d retransmitted, %d datagrams dropped by a full queue, %d write errors",
+		st.Sent, st.Retransmits, st.QueueFull, st.WriteErrors)
 	return lab, kernel
 }
 

@@ -20,7 +20,7 @@ var Catalogue = []Mutant{
 	one("capacity-ignores-buffered", 0, "AvailableCapacity forgets the bytes still buffered",
 		bytestreamGo, "return w.capacity - (w.pushed - w.popped)", "return w.capacity - w.pushed%(w.capacity+1)"),
 	one("peek-past-buffered", 0, "Peek returns the rest of the ring, stale bytes included",
-		bytestreamGo, "end := min(r.head+(r.pushed-r.popped), r.capacity)", "end := r.capacity"),
+		bytestreamGo, "end := min(r.head+(r.pushed-r.popped), uint64(len(r.buf)))", "end := uint64(len(r.buf))"),
 	one("push-after-close", 0, "Push still accepts bytes after Close",
 		bytestreamGo, "	if w.closed {\n		return\n	}\n	n :=", "	n :="),
 	one("popped-counts-pushed", 0, "BytesPopped reports the bytes pushed",
@@ -32,6 +32,8 @@ var Catalogue = []Mutant{
 		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	tmp := append([]byte(nil), data[:n]...)\n	c := copy(w.buf[at:], tmp)\n	copy(w.buf, tmp[c:])\n"),
 	one("ring-wrap-lost", 0, "the bytes of a push that runs past the end of the ring buffer are lost instead of wrapping to its start",
 		bytestreamGo, "	c := copy(w.buf[at:], data[:n])\n	copy(w.buf, data[c:n])\n", "	copy(w.buf[at:], data[:n])\n"),
+	one("ring-grows-unwrapped", 0, "a stream whose buffer grows keeps only the bytes up to the old buffer's end, losing those that had wrapped to its start",
+		bytestreamGo, "	c := copy(buf, w.buf[w.head:])\n	copy(buf[c:], w.buf[:w.head])\n", "	copy(buf, w.buf[w.head:])\n"),
 
 	// Lab 1: the reassembler.
 	one("pending-double-counted", 1, "BytesPending counts bytes stored twice by overlapping substrings twice",

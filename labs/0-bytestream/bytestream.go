@@ -14,13 +14,18 @@ package bytestream
 type ByteStream struct {
 	capacity uint64
 	//lab:solution begin
-	// buf is the ring: byte number i of the stream (counting every byte
-	// ever pushed) lives at buf[i % capacity] while it is buffered.
+	// buf is the ring: the buffered bytes start at buf[head] and wrap
+	// around its end. It starts empty and grows (at least doubling, at
+	// most to capacity) only when a Push finds no room in it, so a
+	// stream's memory follows the most it ever buffered, not its
+	// capacity: a connection that may buffer megabytes but moves a
+	// kilobyte holds a kilobyte. Once the stream is finished the ring is
+	// dropped, since nothing can ever be pushed into it again.
 	buf    []byte
 	pushed uint64 // bytes ever pushed
 	popped uint64 // bytes ever popped
-	// head is popped % capacity, kept up to date so that no Push or Peek
-	// pays for a division.
+	// head is where the next byte to pop lives in buf, kept up to date so
+	// that no Push or Peek pays for a division.
 	head uint64
 	//lab:solution end
 	closed bool
@@ -36,9 +41,35 @@ type Reader ByteStream
 // New returns an empty stream that buffers at most capacity bytes.
 func New(capacity uint64) *ByteStream {
 	//lab:solution begin
-	return &ByteStream{capacity: capacity, buf: make([]byte, capacity)}
+	return &ByteStream{capacity: capacity}
 	//lab:solution end
 }
+
+//lab:solution begin
+
+// minRing is the smallest ring a stream takes, so that a stream fed a few
+// bytes at a time does not grow through every tiny size.
+const minRing = 64
+
+// grow replaces the ring by one with room for need buffered bytes, moving
+// the buffered bytes to its start. Because it at least doubles, all the
+// growing over a stream's life copies fewer bytes than its last ring holds.
+func (w *Writer) grow(need uint64) {
+	size := min(max(need, 2*uint64(len(w.buf)), minRing), w.capacity)
+	buf := make([]byte, size)
+	// The old ring, rotated so that head comes first: the buffered bytes,
+	// then whatever stale bytes the ring held (never read).
+	c := copy(buf, w.buf[w.head:])
+	copy(buf[c:], w.buf[:w.head])
+	w.buf, w.head = buf, 0
+}
+
+// release drops the ring of a finished stream.
+func (r *Reader) release() {
+	r.buf, r.head = nil, 0
+}
+
+//lab:solution end
 
 // Writer returns the stream's writing end.
 func (s *ByteStream) Writer() *Writer { return (*Writer)(s) }
@@ -60,10 +91,14 @@ func (w *Writer) Push(data []byte) {
 	if n == 0 {
 		return
 	}
+	buffered := w.pushed - w.popped
+	if buffered+n > uint64(len(w.buf)) {
+		w.grow(buffered + n)
+	}
 	// At most two copies: up to the end of the ring, then from its start.
-	at := w.head + (w.pushed - w.popped)
-	if at >= w.capacity {
-		at -= w.capacity
+	at := w.head + buffered
+	if at >= uint64(len(w.buf)) {
+		at -= uint64(len(w.buf))
 	}
 	c := copy(w.buf[at:], data[:n])
 	copy(w.buf, data[c:n])
@@ -75,6 +110,9 @@ func (w *Writer) Push(data []byte) {
 func (w *Writer) Close() {
 	//lab:solution begin
 	w.closed = true
+	if w.pushed == w.popped {
+		(*Reader)(w).release()
+	}
 	//lab:solution end
 }
 
@@ -114,7 +152,7 @@ func (r *Reader) Peek() []byte {
 	}
 	// The buffered bytes may wrap around the end of the ring; the prefix
 	// stops there and the next Peek (after a Pop) returns the rest.
-	end := min(r.head+(r.pushed-r.popped), r.capacity)
+	end := min(r.head+(r.pushed-r.popped), uint64(len(r.buf)))
 	return r.buf[r.head:end]
 	//lab:solution end
 }
@@ -125,8 +163,11 @@ func (r *Reader) Pop(n uint64) {
 	n = min(n, r.BytesBuffered())
 	r.popped += n
 	r.head += n
-	if r.head >= r.capacity {
-		r.head -= r.capacity
+	if r.head >= uint64(len(r.buf)) {
+		r.head -= uint64(len(r.buf))
+	}
+	if r.closed && r.pushed == r.popped {
+		r.release()
 	}
 	//lab:solution end
 }

@@ -193,6 +193,14 @@ var corners = []corner{
 		ops:       80,
 	},
 	{
+		name:      "a large stream filled a little at a time, with reads between",
+		catches:   "ring-grows-unwrapped",
+		capacity:  func(r *rand.Rand) uint64 { return 100 + uint64(r.IntN(900)) },
+		weights:   [opKinds]int{5, 2, 3, 2, 0, 0},
+		pushSizes: func(r *rand.Rand, capacity, _ uint64) uint64 { return r.Uint64N(capacity/4 + 2) },
+		ops:       80,
+	},
+	{
 		name:      "close and error at any moment, pushes and pops after them",
 		catches:   "push-ignored-in-error",
 		capacity:  func(r *rand.Rand) uint64 { return uint64(r.IntN(20)) },
