@@ -38,7 +38,7 @@ type lab struct {
 
 // labConfig says how to build the lab side of a test.
 type labConfig struct {
-	capacity uint64  // each direction's stream (0: the stack's default)
+	capacity uint64  // the send and the receive buffer (0: the stack's defaults)
 	loss     float64 // dropped each way, by our own device
 	seed     uint64
 	observe  []Observer
@@ -55,6 +55,7 @@ func newLab(t *testing.T, env *sandbox.Env, c labConfig) *lab {
 	}
 	cfg := stack.Config{Addr: env.LabAddr}
 	cfg.Connection.Capacity = c.capacity
+	cfg.ReceiveBuffer = c.capacity
 	cfg.Connection.InitialRTO = testRTO
 	s, err := stack.New(dev, cfg)
 	require.NoError(t, err)

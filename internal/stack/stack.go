@@ -33,9 +33,18 @@ type Config struct {
 	Addr netip.Addr
 	// Connection is the template for every connection. ISN is ignored (each
 	// connection draws a random one) and so is MaxPayloadSize (it follows
-	// from the device's MTU and the peer's MSS option). Zero Capacity means
-	// DefaultCapacity.
+	// from the device's MTU and the peer's MSS option). Capacity is the
+	// send buffer: the most bytes Writes leave queued for the peer (zero
+	// means DefaultCapacity).
 	Connection connection.Config
+	// ReceiveBuffer is the most bytes a connection holds for its
+	// application to read: its inbound stream's capacity, which bounds
+	// the window it advertises (zero means DefaultReceiveBuffer). Past
+	// 64 KiB the window needs scaling (RFC 7323), so then every SYN
+	// offers the smallest window scale that covers it. A byte stream
+	// grows as it fills, so a large buffer costs memory only while an
+	// application leaves bytes unread.
+	ReceiveBuffer uint64
 	// Batch is the most datagrams the loop takes from the device before it
 	// serves the application again (default 32).
 	Batch int
@@ -57,11 +66,22 @@ type Config struct {
 	QueueLimit int
 }
 
-// DefaultCapacity is each direction's stream capacity unless
-// Config.Connection says otherwise: twice the largest 16-bit window, so the
-// receiver can advertise a full window while the application still holds
-// some bytes unread.
+// DefaultCapacity is the send buffer unless Config.Connection says
+// otherwise: twice the largest 16-bit window, which is all the lab sender
+// ever has in flight, so it keeps sending while the application's next
+// Write comes.
 const DefaultCapacity = 128 << 10
+
+// DefaultReceiveBuffer is the receive buffer unless Config.ReceiveBuffer
+// says otherwise: enough to keep a 10 Gbit/s pipe full through a TUN
+// device or the loopback. A window must cover the bandwidth-delay
+// product, 1.25 GB/s × 0.5 ms = 625 KB at the longest round trip
+// measured through tun144 under load (0.05–0.5 ms: LINUX-NOTES), and
+// the buffer also holds what the application has not read yet, up to as
+// much again at full speed (Linux counts half its buffer as such
+// overhead: tcp_adv_win_scale). 2 MiB covers both with room to spare,
+// at a window scale of 6.
+const DefaultReceiveBuffer = 2 << 20
 
 // defaultMSS is what a peer's SYN without an MSS option allows (RFC 9293).
 const defaultMSS = 536
@@ -181,6 +201,9 @@ func New(dev device.Device, cfg Config) (*Stack, error) {
 	}
 	if cfg.Connection.Capacity == 0 {
 		cfg.Connection.Capacity = DefaultCapacity
+	}
+	if cfg.ReceiveBuffer == 0 {
+		cfg.ReceiveBuffer = DefaultReceiveBuffer
 	}
 	s := &Stack{
 		dev:       dev,
@@ -487,7 +510,7 @@ func (s *Stack) input(b []byte) {
 		return
 	}
 	s.last = tc
-	tc.receive(seg)
+	tc.receive(seg, b)
 	s.admit(tc)
 }
 
@@ -532,8 +555,12 @@ func (s *Stack) refuse(seg wire.Segment) {
 }
 
 // send writes one datagram.
-func (s *Stack) send(seg wire.Segment) {
-	s.txbuf = seg.AppendTo(s.txbuf[:0])
+func (s *Stack) send(seg wire.Segment) { s.sendWithOptions(seg, nil) }
+
+// sendWithOptions writes one datagram whose TCP header carries opts after
+// the MSS option: a SYN's window scale.
+func (s *Stack) sendWithOptions(seg wire.Segment, opts []byte) {
+	s.txbuf = seg.AppendWithOptions(s.txbuf[:0], opts)
 	if _, err := s.dev.Write(s.txbuf); err != nil {
 		s.stats.writeErrors.Add(1)
 		return
@@ -547,7 +574,17 @@ func (s *Stack) newConnection() *connection.Connection {
 	cfg := s.cfg.Connection
 	cfg.ISN = receiver.Wrap32(rand.Uint32())
 	cfg.MaxPayloadSize = s.mss
+	cfg.Capacity = s.streamCapacity()
 	return connection.New(cfg)
+}
+
+// streamCapacity is the capacity of a Connection's streams. The lab gives
+// both one capacity, so it is the larger of the send and receive buffers,
+// and the stack holds each direction to its own: Writes to the send
+// buffer (tcb.sendRoom), the window to the receive buffer
+// (endpoint.window). Capacity is not memory: a stream grows as it fills.
+func (s *Stack) streamCapacity() uint64 {
+	return max(s.cfg.Connection.Capacity, s.cfg.ReceiveBuffer)
 }
 
 // markDirty queues tc to be served at the end of this loop turn.
