@@ -414,10 +414,15 @@ func (e *endpoint) window(r receiver.ReceiverMessage) uint64 {
 
 // zeroWindowReserve is how much of a receive buffer of rcvBuf bytes stays
 // out of the window, for a window scaled in units of unit bytes: room
-// for the lab sender's zero-window probes, and at least a unit, which
-// the right edge may pass when rounded up.
+// for the lab sender's zero-window probes (none in a buffer of a few
+// bytes, whose window is all there is) and, when scaled, at least a
+// unit, which the right edge may pass when rounded up.
 func zeroWindowReserve(rcvBuf, unit uint64) uint64 {
-	return max(min(rcvBuf/8, 4096), unit)
+	r := min(rcvBuf/8, 4096)
+	if unit > 1 {
+		r = max(r, unit)
+	}
+	return r
 }
 
 // flush ends the loop turn for this connection: it sends the ACK held
