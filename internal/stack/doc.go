@@ -26,7 +26,7 @@
 // comment lists each addition and why. A tcb (tcb.go) is an endpoint plus
 // its place in the connection table and its socket's waiting calls.
 //
-// Each connection has a receive buffer (Config.ReceiveBuffer, 2 MiB by
+// Each connection has a receive buffer (Config.ReceiveBuffer, 512 KiB by
 // default), which its window is cut from, and a send buffer
 // (Config.Connection.Capacity, 128 KiB), which bounds what Writes leave
 // queued. The lab Connection gives both its streams one capacity, the

@@ -73,15 +73,17 @@ type Config struct {
 const DefaultCapacity = 128 << 10
 
 // DefaultReceiveBuffer is the receive buffer unless Config.ReceiveBuffer
-// says otherwise: enough to keep a 10 Gbit/s pipe full through a TUN
-// device or the loopback. A window must cover the bandwidth-delay
-// product, 1.25 GB/s × 0.5 ms = 625 KB at the longest round trip
-// measured through tun144 under load (0.05–0.5 ms: LINUX-NOTES), and
-// the buffer also holds what the application has not read yet, up to as
-// much again at full speed (Linux counts half its buffer as such
-// overhead: tcp_adv_win_scale). 2 MiB covers both with room to spare,
-// at a window scale of 6.
-const DefaultReceiveBuffer = 2 << 20
+// says otherwise: about what keeps a 10 Gbit/s pipe full through a TUN
+// device, and no more. A window must cover the bandwidth-delay product:
+// 1.25 GB/s × 0.05–0.5 ms, the round trips measured through tun144
+// (LINUX-NOTES), is 62–625 KB; 512 KiB covers it up to 0.42 ms, at a
+// window scale of 4. A larger window does not pay here: the kernel queues
+// at most 500 datagrams (txqueuelen) for a TUN device, about 730 KB, and
+// a window past that lets Linux overrun the queue whenever our reader
+// lags; the drops cost far more than the window gains, since the stack
+// offers no SACK (with a 2 MiB window, BenchmarkTUNDownload saw tens to
+// hundreds of drops per 100 MiB on the plain device, none at 512 KiB).
+const DefaultReceiveBuffer = 512 << 10
 
 // defaultMSS is what a peer's SYN without an MSS option allows (RFC 9293).
 const defaultMSS = 536

@@ -121,20 +121,20 @@ func TestSlowReaderKeepsTheWindowOpen(t *testing.T) {
 	// window. A stack that never announced its window would see every
 	// spell of zero window end with a probe; ours must end most of them
 	// itself.
+	const size = 4 << 20
 	cases := []struct {
 		name  string
-		size  int // bytes the kernel sends
 		chunk int // bytes per Read
 		// pauseEvery > 0: after each pauseEvery bytes the reader stops
 		// until we have advertised a zero window, so the window closes
 		// and must reopen (the other cases close it only if the machine
-		// is slow). The window closes only once the receive buffer
-		// (2 MiB) is full, so a pause must leave more than that to come.
+		// is slow). The window closes only once the receive buffer is
+		// full: each pause must leave more than a buffer (512 KiB) to come.
 		pauseEvery int
 	}{
-		{"a reader that keeps up", 4 << 20, 64 << 10, 0},
-		{"a reader that takes 256 bytes at a time", 4 << 20, 256, 0},
-		{"a reader that stops until the window closes, three times", 12 << 20, 64 << 10, 3 << 20},
+		{"a reader that keeps up", 64 << 10, 0},
+		{"a reader that takes 256 bytes at a time", 256, 0},
+		{"a reader that stops until the window closes, three times", 64 << 10, 1 << 20},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -147,7 +147,6 @@ func TestSlowReaderKeepsTheWindowOpen(t *testing.T) {
 				c, err := l.Dial(ctx, kl.Addr().String())
 				require.NoError(t, err)
 				kc := accept(t, kl, 30*time.Second)
-				size := tc.size
 				data := payload(size, 7)
 				go func() {
 					kc.Write(data)

@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tcplab/internal/sandbox"
+	"tcplab/internal/stack"
 )
 
 // tcpiOptWScale is TCPI_OPT_WSCALE (linux/tcp.h): tcpi_options has it once
@@ -61,10 +63,7 @@ func TestLinuxSeesOurWindowScale(t *testing.T) {
 				// The kernel sends what our buffer takes with nobody
 				// reading, and waits until all of it is acknowledged:
 				// each ACK carries our window.
-				size := 512 << 10
-				if tc.rcvBuf != 0 {
-					size = int(tc.rcvBuf / 2)
-				}
+				size := int(cmp.Or(tc.rcvBuf, stack.DefaultReceiveBuffer) / 2)
 				data := payload(size, 13)
 				_, err := kernelConn.Write(data)
 				require.NoError(t, err)
