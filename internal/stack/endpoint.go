@@ -40,7 +40,7 @@ import (
 //     a 16-bit window (the course's contract): it is given the peer's
 //     window capped at 65535, so what we send stays within 64 KiB in
 //     flight; what we receive does not.
-//   - Never shrinking the window (RFC 9293 §3.8.6.2.2, RFC 7323 §2.4): a
+//   - Never shrinking the window (RFC 9293 §3.8.6, RFC 7323 §2.4): a
 //     window is a promise, so the right edge we advertised never moves
 //     left, even when rounding to segments or to the scale's unit would
 //     move it; the one exception is less than one unit, when keeping the
