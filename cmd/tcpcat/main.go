@@ -53,7 +53,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	traceLines := fs.Bool("trace-lines", false, "print every TCP segment on stderr, one line each")
 	traceSVG := fs.String("trace-svg", "", "write the ladder diagram of the whole exchange to `FILE` as SVG")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up connecting after this long")
-	window := fs.Uint64("window", 0, "each direction's stream capacity, which bounds the window we advertise (0: the stack's default)")
+	window := fs.Uint64("window", 0, "the send and receive buffers; the receive buffer bounds the window we advertise (0: the stack's defaults)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: tcpcat [flags] HOST PORT\n       tcpcat [flags] -l PORT\n")
 		fs.PrintDefaults()
@@ -87,6 +87,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	opts := interop.Options{Dev: *dev, LabAddr: lab, KernelAddr: kernel, MTU: *mtu, PcapFile: *pcapFile}
 	opts.Stack.Connection.InitialRTO = 200 * time.Millisecond
 	opts.Stack.Connection.Capacity = *window
+	opts.Stack.ReceiveBuffer = *window
 	if *trace {
 		opts.Ladder = stderr
 	}

@@ -184,11 +184,12 @@ func (l *ladderTracer) Observe(dir Dir, at time.Time, b []byte) {
 
 // Tracer prints one line per TCP segment, the way the lecture labels them:
 //
-//	0.000312 → SYN seq=3126201977 ack=0 win=65535 len=0 mss=1460
-//	0.000355 ← SYN ACK seq=711538917 ack=3126201978 win=64240 len=0 mss=1460
+//	0.000312 → SYN seq=3126201977 ack=0 win=64240 len=0 mss=1460 wscale=6
+//	0.000355 ← SYN ACK seq=711538917 ack=3126201978 win=64240 len=0 mss=1460 wscale=7
 //
 // → is what the lab stack sent, ← what it received; times are seconds since
-// the first segment.
+// the first segment. win is the header's field: once both SYNs carried a
+// wscale, the window is that field shifted left by the sender's wscale.
 type Tracer struct {
 	mu    sync.Mutex
 	w     *bufio.Writer
@@ -211,7 +212,7 @@ func (t *Tracer) Observe(dir Dir, at time.Time, b []byte) {
 	if err != nil {
 		t.buf = fmt.Appendf(t.buf, "(%d bytes, not ours: %v)\n", len(b), err)
 	} else {
-		t.buf = appendLabel(t.buf, seg)
+		t.buf = appendLabel(t.buf, seg, b)
 	}
 	_, _ = t.w.Write(t.buf)
 	// Flush per line: a trace is for watching live.
@@ -225,7 +226,8 @@ func (t *Tracer) Flush() {
 	_ = t.w.Flush()
 }
 
-func appendLabel(b []byte, seg wire.Segment) []byte {
+// appendLabel appends the line for seg, parsed from datagram d.
+func appendLabel(b []byte, seg wire.Segment, d []byte) []byte {
 	s, r := seg.Sender, seg.Receiver
 	for _, f := range []struct {
 		on   bool
@@ -238,6 +240,9 @@ func appendLabel(b []byte, seg wire.Segment) []byte {
 	b = fmt.Appendf(b, "seq=%d ack=%d win=%d len=%d", uint32(s.Seqno), uint32(r.Ackno), r.WindowSize, len(s.Payload))
 	if seg.MSS != 0 {
 		b = fmt.Appendf(b, " mss=%d", seg.MSS)
+	}
+	if shift, ok := wire.WindowScaleOf(d); ok {
+		b = fmt.Appendf(b, " wscale=%d", shift)
 	}
 	return append(b, '\n')
 }

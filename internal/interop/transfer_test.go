@@ -1,11 +1,8 @@
 package interop
 
 import (
-	"context"
 	"crypto/sha256"
 	"fmt"
-	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -112,30 +109,7 @@ func runTransferOn(t *testing.T, env *sandbox.Env, l *lab, tr transfer) {
 	seed := seedFor(t.Name())
 	deadline := time.Now().Add(60 * time.Second)
 
-	var labConn, kernelConn net.Conn
-	switch tr.role {
-	case labClient:
-		kl := kernelListen(t, env)
-		// The kernel answers a SYN at once; 30 s leaves room for lost
-		// SYNs and a loaded machine, and bounds a stack that never sends.
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		c, err := l.Dial(ctx, kl.Addr().String())
-		require.NoError(t, err, "dial the kernel")
-		labConn = c
-		kernelConn = accept(t, kl, 30*time.Second)
-	case labServer:
-		const port = 5001
-		ll, err := l.Listen(port)
-		require.NoError(t, err)
-		defer ll.Close()
-		d := net.Dialer{Timeout: 30 * time.Second}
-		kc, err := d.Dial("tcp4", netip.AddrPortFrom(env.LabAddr, port).String())
-		require.NoError(t, err, "the kernel dials the lab stack")
-		kernelConn = kc
-		labConn = accept(t, ll, 30*time.Second)
-	}
-
+	labConn, kernelConn := l.open(t, env, tr.role)
 	if tr.connected != nil {
 		tr.connected(t)
 	}

@@ -29,11 +29,21 @@
 //
 // What the stack adds around a lab Connection, because real peers and real
 // applications need it and the Connection does not do it (coalesced and
-// immediate ACKs, window updates, the zero-window reserve, rate limit and
+// immediate ACKs, window updates, a window past 64 KiB with window scaling
+// (RFC 7323) that never shrinks, the zero-window reserve, rate limit and
 // probe backoff, the peer's MSS, the resets of RFC 9293 §3.10.7, the orphan
 // timeout, aborting), lives in one type, endpoint (endpoint.go), whose doc
 // comment lists each addition and why. A tcb (tcb.go) is an endpoint plus
 // its place in the connection table and its socket's waiting calls.
+//
+// Each connection has a receive buffer (Config.ReceiveBuffer, 512 KiB by
+// default), which its window is cut from, and a send buffer
+// (Config.Connection.Capacity, 128 KiB), which bounds what Writes leave
+// queued. The lab Connection gives both its streams one capacity, the
+// larger; the stack holds each direction to its own figure. The lab sender
+// honours 16-bit windows only, as the course defines it, so a connection
+// receives with up to the whole buffer in flight but sends with at most
+// 64 KiB.
 //
 // Around the connection table, what bounds a stack's memory whatever peers
 // send: listen.go keeps each listener's half-open connections and its

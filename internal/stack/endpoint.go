@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tcplab/internal/wire"
 	"tcplab/labs/2-receiver"
 	"tcplab/labs/4-connection"
 )
@@ -26,9 +27,29 @@ import (
 //     to a segment; when the application's reads open the window enough to
 //     matter, flush announces it, or a peer facing a zero window would wait
 //     for its next probe.
-//   - The zero-window reserve. A few KiB of the receive buffer stay out of
-//     the advertised window so the lab sender's one-byte zero-window probe
-//     always fits (a dropped probe leaves a hole that waits a whole RTO).
+//   - The window itself. The lab receiver advertises its stream's free
+//     space, at most 65535 bytes; the stack advertises the free space of
+//     its receive buffer (Config.ReceiveBuffer), which may be far larger
+//     (window), written into every segment it sends.
+//   - Window scaling (RFC 7323). A window past 64 KiB needs the window
+//     scale option: our SYN offers the smallest shift that covers the
+//     receive buffer, our SYN-ACK answers only a SYN that offered one, and
+//     only when both SYNs carried it are later windows scaled (§2.2): ours
+//     right-shifted into the 16-bit field, the peer's left-shifted out of
+//     it. The window on a SYN is never scaled. The lab sender still takes
+//     a 16-bit window (the course's contract): it is given the peer's
+//     window capped at 65535, so what we send stays within 64 KiB in
+//     flight; what we receive does not.
+//   - Never shrinking the window (RFC 9293 §3.8.6, RFC 7323 §2.4): a
+//     window is a promise, so the right edge we advertised never moves
+//     left, even when rounding to segments or to the scale's unit would
+//     move it; the one exception is less than one unit, when keeping the
+//     edge would promise more than the buffer holds (RFC 7323 Appendix F:
+//     otherwise a peer sending small segments walks the edge ever right).
+//   - The zero-window reserve. A few KiB of the receive buffer (at least
+//     one unit of the window scale) stay out of the advertised window so
+//     the lab sender's one-byte zero-window probe always fits (a dropped
+//     probe leaves a hole that waits a whole RTO).
 //   - The zero-window ACK rate limit. The lab sender answers every ACK of
 //     its probe with a new probe at once; one zero-window ACK per
 //     zeroWindowGap keeps the two from ping-ponging bytes.
@@ -55,13 +76,28 @@ import (
 //     whether the peer reset or refused it, it timed out, or was aborted.
 //   - Counting retransmissions (what the Connection sends from Tick).
 //
+// Not added: TCP timestamps (RFC 7323 §3-5), which cost 12 bytes in every
+// segment and would pay for nothing here. Their round-trip measurements
+// have no taker (the lab sender's RTO is the course's, not estimated);
+// PAWS guards against a sequence number wrapping while an old duplicate
+// is still on its way, which at 10 Gbit/s takes 3.4 s, and a TUN or a
+// loopback holds no datagram that long; and a SYN cookie that kept the
+// window scale in them is rarely needed (syncookie.go).
+//
 // Everything else (sequence numbers, what is in flight, the ackno) is the
 // Connection's, asked when needed and never copied. Its methods run on the
 // loop goroutine; send hands a finished message to the wire.
 type endpoint struct {
-	conn *connection.Connection
-	send func(receiver.Message)
-	mss  int // ours (what our SYN announces): windows are cut in whole segments of it
+	conn   *connection.Connection
+	send   func(receiver.Message)
+	mss    int    // ours (what our SYN announces): windows are cut in whole segments of it
+	rcvBuf uint64 // the receive buffer our window is cut from (the inbound stream may be larger)
+
+	// Window scaling (RFC 7323).
+	rcvShift uint8 // ours: the smallest shift that covers rcvBuf
+	sndShift uint8 // the peer's, once scaled
+	wsOffer  bool  // a SYN or SYN-ACK we send carries the option
+	scaled   bool  // both SYNs carried it: later windows are scaled
 
 	orphanTimeout time.Duration
 	retransmits   *atomic.Uint64 // the stack's counter
@@ -69,10 +105,12 @@ type endpoint struct {
 
 	transmitFn func(receiver.Message) // transmit, bound once
 
-	advWnd    uint16    // the window we last advertised
-	ackDue    bool      // a bare ACK was held back to the end of the turn
-	ackNow    bool      // the segment just received wants its ACK at once
-	zeroAckAt time.Time // when we last sent a zero-window ACK
+	advWnd    uint64          // the window we last advertised, in bytes
+	advEdge   receiver.Wrap32 // its right edge: the ackno it came with + advWnd
+	edgeSet   bool            // advEdge means something (a window was sent with an ACK)
+	ackDue    bool            // a bare ACK was held back to the end of the turn
+	ackNow    bool            // the segment just received wants its ACK at once
+	zeroAckAt time.Time       // when we last sent a zero-window ACK
 
 	ticking     bool          // inside Connection.Tick: what it sends is a retransmission
 	peerZeroWnd bool          // the peer's latest segment closed its window
@@ -97,6 +135,7 @@ const (
 // endpointConfig is what an endpoint takes from its stack.
 type endpointConfig struct {
 	mss           int
+	rcvBuf        uint64 // Config.ReceiveBuffer; zero: the Connection's capacity
 	orphanTimeout time.Duration
 	retransmits   *atomic.Uint64
 	resetsSent    *atomic.Uint64
@@ -107,10 +146,18 @@ func newEndpoint(c *connection.Connection, cfg endpointConfig, send func(receive
 		conn:          c,
 		send:          send,
 		mss:           cfg.mss,
+		rcvBuf:        cfg.rcvBuf,
 		orphanTimeout: cfg.orphanTimeout,
 		retransmits:   cfg.retransmits,
 		resetsSent:    cfg.resetsSent,
 	}
+	if e.rcvBuf == 0 {
+		e.rcvBuf = c.Config().Capacity
+	}
+	// A buffer that a 16-bit window covers gains nothing from scaling,
+	// so only a larger one offers it.
+	e.rcvShift = windowShift(e.rcvBuf)
+	e.wsOffer = e.rcvShift > 0
 	if e.retransmits == nil {
 		e.retransmits = new(atomic.Uint64)
 	}
@@ -127,9 +174,27 @@ func (e *endpoint) connect() { e.conn.Connect(e.transmitFn) }
 // push sends what the outbound stream holds and the window allows.
 func (e *endpoint) push() { e.conn.Push(e.transmitFn) }
 
-// receive hands one segment from the peer to the Connection. peerMSS is the
-// segment's MSS option (zero if it had none; only SYNs carry one).
-func (e *endpoint) receive(m receiver.Message, peerMSS uint16) {
+// synOptions are the options of a peer's SYN that the stack acts on; a
+// segment without SYN has none.
+type synOptions struct {
+	mss    uint16 // the MSS option; zero: none
+	wscale uint8  // the window scale option's shift, if it had one
+	scales bool   // it had one: the peer offers window scaling
+}
+
+// windowShift is the smallest window scale shift at which a 16-bit window
+// field covers a buffer of n bytes (RFC 7323 allows at most 14).
+func windowShift(n uint64) uint8 {
+	var shift uint8
+	for shift < wire.MaxWindowScale && 0xffff<<shift < n {
+		shift++
+	}
+	return shift
+}
+
+// receive hands one segment from the peer to the Connection, with the
+// options it carried if it is a SYN.
+func (e *endpoint) receive(m receiver.Message, opts synOptions) {
 	e.idle = 0
 	before := e.conn.State()
 	if e.unacceptableACK(before, m) {
@@ -152,7 +217,18 @@ func (e *endpoint) receive(m receiver.Message, peerMSS uint16) {
 		return
 	}
 	if m.Sender.SYN && (before == connection.LISTEN || before == connection.SYN_SENT) && !m.IsRST() {
-		e.conn.SetMaxPayloadSize(min(e.mss, mssOrDefault(peerMSS)))
+		e.conn.SetMaxPayloadSize(min(e.mss, mssOrDefault(opts.mss)))
+		// RFC 7323 §2.2: scaling is on only if both SYNs carry the option,
+		// and a SYN-ACK carries it only if the SYN it answers did.
+		e.scaled = e.wsOffer && opts.scales
+		e.wsOffer = e.scaled
+		if e.scaled {
+			e.sndShift = opts.wscale
+		}
+	}
+	if e.scaled && !m.Sender.SYN {
+		// The peer's window in bytes, capped at what the lab sender takes.
+		m.Receiver.WindowSize = uint16(min(uint64(m.Receiver.WindowSize)<<e.sndShift, 0xffff))
 	}
 	if m.Receiver.ACK && !m.IsRST() {
 		opened := m.Receiver.WindowSize > 0
@@ -247,13 +323,51 @@ func (e *endpoint) transmit(m receiver.Message) {
 		}
 		e.retransmits.Add(1)
 	}
-	m.Receiver.WindowSize = e.window()
 	if m.SequenceLength() == 0 && !m.IsRST() {
 		e.ackDue = true
 		return
 	}
-	e.advWnd, e.ackDue = m.Receiver.WindowSize, false
+	e.ackDue = false
+	e.sendWithWindow(m, e.window(m.Receiver))
+}
+
+// sendWithWindow sends m advertising a window of w bytes (a multiple of
+// the scale's unit, from window), and remembers it as the last advertised.
+func (e *endpoint) sendWithWindow(m receiver.Message, w uint64) {
+	if m.Sender.SYN {
+		// RFC 7323 §2.2: the window on a SYN is never scaled.
+		w = min(w, 0xffff)
+		m.Receiver.WindowSize = uint16(w)
+	} else {
+		m.Receiver.WindowSize = uint16(w >> e.shift())
+	}
+	e.advWnd = w
+	if m.Receiver.ACK {
+		e.advEdge, e.edgeSet = m.Receiver.Ackno+receiver.Wrap32(w), true
+	}
 	e.send(m)
+}
+
+// windowScale is the window scale option a SYN or SYN-ACK we send
+// carries, if any.
+func (e *endpoint) windowScale() (shift uint8, ok bool) { return e.rcvShift, e.wsOffer }
+
+// openedByCookie tells a connection made from a SYN cookie what its
+// SYN-ACK, which went out as the cookie, advertised. A cookie has no room
+// for the peer's window scale, so such a connection never scales, as on
+// Linux without timestamps (syncookie.go).
+func (e *endpoint) openedByCookie(r receiver.ReceiverMessage, wnd uint16) {
+	e.wsOffer, e.scaled = false, false
+	e.advWnd = uint64(wnd)
+	e.advEdge, e.edgeSet = r.Ackno+receiver.Wrap32(wnd), true
+}
+
+// shift is what our windows are right-shifted by in the header.
+func (e *endpoint) shift() uint8 {
+	if e.scaled {
+		return e.rcvShift
+	}
+	return 0
 }
 
 // probeDue reports whether a retransmitted zero-window probe may go out
@@ -271,22 +385,44 @@ func (e *endpoint) probeDue() bool {
 	return true
 }
 
-// window is what we advertise: the receiver's free space less a reserve,
-// so that the lab sender's zero-window probe always fits.
-func (e *endpoint) window() uint16 {
-	capacity := e.conn.Config().Capacity
-	free := capacity - e.conn.Inbound().BytesBuffered()
-	reserve := min(capacity/8, 4096)
-	if free <= reserve {
-		return 0
-	}
-	w := min(free-reserve, 0xffff)
+// window is what we advertise with r's ackno, in bytes and a multiple of
+// the scale's unit: the receive buffer's free space less a reserve, so
+// that the lab sender's zero-window probe always fits, rounded down; but
+// never less than what we advertised before, rounded up, as long as the
+// buffer holds that.
+func (e *endpoint) window(r receiver.ReceiverMessage) uint64 {
+	unit := uint64(1) << e.shift()
+	free := e.rcvBuf - min(e.rcvBuf, e.conn.Inbound().BytesBuffered())
+	hold := free - min(free, zeroWindowReserve(e.rcvBuf, unit))
+	w := min(hold, 0xffff<<e.shift())
 	// The sender fills the window to its right edge; a window in whole
 	// segments keeps it from cutting a runt at the end of every flight.
-	if mss := uint64(e.mss); capacity >= 4*mss && w > mss {
+	if mss := uint64(e.mss); e.rcvBuf >= 4*mss && w > mss {
 		w -= w % mss
 	}
-	return uint16(w)
+	w &^= unit - 1 // never more than we hold
+	if e.edgeSet && r.ACK && r.Ackno.Less(e.advEdge) {
+		// The right edge stays where it was: rounded up to the unit, the
+		// window keeps it, within the reserve. Capped at what we hold, an
+		// edge already past it by rounding may move left, by less than a
+		// unit, rather than creep further right with every small segment.
+		promised := min(uint64(e.advEdge-r.Ackno), hold)
+		w = max(w, (promised+unit-1)&^(unit-1))
+	}
+	return w
+}
+
+// zeroWindowReserve is how much of a receive buffer of rcvBuf bytes stays
+// out of the window, for a window scaled in units of unit bytes: room
+// for the lab sender's zero-window probes (none in a buffer of a few
+// bytes, whose window is all there is) and, when scaled, at least a
+// unit, which the right edge may pass when rounded up.
+func zeroWindowReserve(rcvBuf, unit uint64) uint64 {
+	r := min(rcvBuf/8, 4096)
+	if unit > 1 {
+		r = max(r, unit)
+	}
+	return r
 }
 
 // flush ends the loop turn for this connection: it sends the ACK held
@@ -301,14 +437,17 @@ func (e *endpoint) flush() {
 		e.ackDue = false
 		return // nothing to acknowledge yet, or nothing more to say
 	}
-	w := e.window()
+	w := e.window(empty.Receiver)
 	// Announce an opening only once the window at least doubled and grew
 	// by a couple of segments (Linux's rule, near enough): a peer told of
 	// every small opening sends small segments.
-	threshold := min(2*e.mss, int(e.conn.Config().Capacity/2))
+	threshold := min(2*uint64(e.mss), e.rcvBuf/2)
 	// Once the peer's FIN arrived it sends nothing more, and may already
-	// be gone: an update would only draw an RST.
-	grown := int(w)-int(e.advWnd) >= threshold && w >= 2*e.advWnd && !finReceived(st)
+	// be gone: an update would only draw an RST. A peer with a whole
+	// 16-bit window open is not waiting for one either (the ACKs of what
+	// it sends carry the window): the scaled window that follows a
+	// SYN-ACK's 64 KiB goes out with the first ACK, not on its own.
+	grown := w >= e.advWnd+threshold && w >= 2*e.advWnd && e.advWnd < 0xffff && !finReceived(st)
 	if !e.ackDue && !grown && !ackNow {
 		return
 	}
@@ -330,10 +469,8 @@ func (e *endpoint) flush() {
 		// same too (RFC 5681 §2): the opening waits for the next ACK.
 		w = e.advWnd
 	}
-	m := empty
-	m.Receiver.WindowSize = w
-	e.advWnd, e.ackDue = w, false
-	e.send(m)
+	e.ackDue = false
+	e.sendWithWindow(empty, w)
 }
 
 // needsTicks reports whether the connection has anything to time: a

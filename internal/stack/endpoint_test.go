@@ -85,7 +85,7 @@ func (te *testEndpoint) established(mss uint16) {
 	te.t.Helper()
 	te.connect()
 	te.expect("the SYN", seen{Flags: "S", Seq: testISN})
-	te.receive(msg("SA", peerISN, testISN+1, 65535, ""), mss)
+	te.receive(msg("SA", peerISN, testISN+1, 65535, ""), synOptions{mss: mss})
 	te.flush()
 	te.expect("the handshake's ACK", seen{Flags: "A", Seq: testISN + 1, Ack: peerISN + 1})
 }
@@ -93,9 +93,9 @@ func (te *testEndpoint) established(mss uint16) {
 // passive runs a passive open to ESTABLISHED.
 func (te *testEndpoint) passive() {
 	te.t.Helper()
-	te.receive(msg("S", peerISN, 0, 65535, ""), 1460)
+	te.receive(msg("S", peerISN, 0, 65535, ""), synOptions{mss: 1460})
 	te.expect("the SYN-ACK", seen{Flags: "SA", Seq: testISN, Ack: peerISN + 1})
-	te.receive(msg("A", peerISN+1, testISN+1, 65535, ""), 0)
+	te.receive(msg("A", peerISN+1, testISN+1, 65535, ""), synOptions{})
 	te.flush()
 	te.expect("nothing answers the handshake's last ACK")
 	require.Equal(te.t, connection.ESTABLISHED, te.conn.State())
@@ -110,7 +110,7 @@ func TestEndpointCoalescesACKsToOnePerTurn(t *testing.T) {
 	te := newTestEndpoint(t, 64<<10)
 	te.passive()
 	for i := range 3 {
-		te.receive(data(100*i, 100), 0)
+		te.receive(data(100*i, 100), synOptions{})
 	}
 	te.expect("in-order data waits for the end of the turn")
 	te.flush()
@@ -122,17 +122,17 @@ func TestEndpointCoalescesACKsToOnePerTurn(t *testing.T) {
 func TestEndpointAcknowledgesOutOfOrderSegmentsAtOnce(t *testing.T) {
 	te := newTestEndpoint(t, 64<<10)
 	te.passive()
-	te.receive(data(0, 100), 0)
+	te.receive(data(0, 100), synOptions{})
 	dup := seen{Flags: "A", Seq: testISN + 1, Ack: peerISN + 101}
 	// Segment 100..200 is lost; the three after it each draw a duplicate
 	// ACK at once, so the peer's fast retransmit can count them.
 	for i := 2; i <= 4; i++ {
-		te.receive(data(100*i, 100), 0)
+		te.receive(data(100*i, 100), synOptions{})
 		te.expect("an out-of-order segment", dup)
 	}
-	te.receive(data(200, 100), 0) // a duplicate of one already held
+	te.receive(data(200, 100), synOptions{}) // a duplicate of one already held
 	te.expect("a duplicate segment", dup)
-	te.receive(data(100, 100), 0)
+	te.receive(data(100, 100), synOptions{})
 	te.expect("the segment that fills the hole", seen{Flags: "A", Seq: testISN + 1, Ack: peerISN + 501})
 	te.flush()
 	te.expect("nothing more at the end of the turn")
@@ -145,7 +145,7 @@ func TestEndpointAnnouncesTheWindowTheApplicationOpens(t *testing.T) {
 	// Fill the buffer up to the reserve: the window closes.
 	free := capacity - min(capacity/8, 4096)
 	for off := 0; off < free; off += 1000 {
-		te.receive(data(off, min(1000, free-off)), 0)
+		te.receive(data(off, min(1000, free-off)), synOptions{})
 	}
 	te.flush()
 	require.Len(t, te.sent, 1)
@@ -169,12 +169,12 @@ func TestEndpointKeepsRoomForAZeroWindowProbe(t *testing.T) {
 	te := newTestEndpoint(t, capacity)
 	te.passive()
 	reserve := min(capacity/8, 4096)
-	te.receive(data(0, capacity-reserve), 0)
+	te.receive(data(0, capacity-reserve), synOptions{})
 	te.flush()
 	require.Zero(t, te.take()[0].Ack-(peerISN+1+uint32(capacity-reserve)), "all of it acknowledged")
-	require.Zero(t, te.window())
+	require.Zero(t, te.window(te.conn.EmptyMessage().Receiver))
 	// The lab sender's probe: one byte of new data, which must be taken.
-	te.receive(data(capacity-reserve, 1), 0)
+	te.receive(data(capacity-reserve, 1), synOptions{})
 	require.Equal(t, uint64(capacity-reserve+1), te.conn.Inbound().BytesBuffered(), "the probe's byte fits in the reserve")
 }
 
@@ -184,21 +184,21 @@ func TestEndpointRateLimitsZeroWindowACKs(t *testing.T) {
 		te := newTestEndpoint(t, capacity)
 		te.passive()
 		full := capacity - min(capacity/8, 4096)
-		te.receive(data(0, full), 0)
+		te.receive(data(0, full), synOptions{})
 		te.flush()
 		te.take()
 		zeroACK := func(probes int) seen {
 			return seen{Flags: "A", Seq: testISN + 1, Ack: uint32(peerISN + 1 + full + probes)}
 		}
 		// Probe after probe: only the first within zeroWindowGap is answered.
-		te.receive(data(full, 1), 0)
+		te.receive(data(full, 1), synOptions{})
 		te.flush()
 		te.expect("the first zero-window ACK", zeroACK(1))
-		te.receive(data(full+1, 1), 0)
+		te.receive(data(full+1, 1), synOptions{})
 		te.flush()
 		te.expect("a second one within the gap is held back")
 		time.Sleep(zeroWindowGap)
-		te.receive(data(full+2, 1), 0)
+		te.receive(data(full+2, 1), synOptions{})
 		te.flush()
 		te.expect("one per gap", zeroACK(3))
 	})
@@ -210,7 +210,7 @@ func TestEndpointBacksOffZeroWindowProbes(t *testing.T) {
 		te.established(1460)
 		// The peer's window shuts; the lab sender probes with one byte and
 		// retransmits it every RTO (1 s), not backing off.
-		te.receive(msg("A", peerISN+1, testISN+1, 0, ""), 0)
+		te.receive(msg("A", peerISN+1, testISN+1, 0, ""), synOptions{})
 		te.conn.Outbound().Push([]byte("probe"))
 		te.push()
 		te.expect("the first probe", seen{Flags: "A", Seq: testISN + 1, Ack: peerISN + 1, Payload: 1})
@@ -231,7 +231,7 @@ func TestEndpointBacksOffZeroWindowProbes(t *testing.T) {
 		require.Equal(t, want, at, "probes sent in a minute")
 		require.Equal(t, uint64(len(want)), te.retransmits.Load(), "only probes sent count as retransmissions")
 
-		te.receive(msg("A", peerISN+1, testISN+1, 1000, ""), 0)
+		te.receive(msg("A", peerISN+1, testISN+1, 1000, ""), synOptions{})
 		te.flush()
 		require.NotEmpty(t, te.take(), "an opening window lets data go at once")
 	})
@@ -256,20 +256,20 @@ func TestEndpointResetsAnUnacceptableACKInTheHandshake(t *testing.T) {
 		te.take()
 		// A kernel holding this 4-tuple in TIME_WAIT acknowledges its old
 		// connection, not our SYN.
-		te.receive(msg("A", 777, 4242, 65535, ""), 0)
+		te.receive(msg("A", 777, 4242, 65535, ""), synOptions{})
 		te.expect("the RST and the SYN", seen{Flags: "R", Seq: 4242}, seen{Flags: "S", Seq: testISN})
-		te.receive(msg("A", 777, 4242, 65535, ""), 0)
+		te.receive(msg("A", 777, 4242, 65535, ""), synOptions{})
 		te.expect("a second time only the RST", seen{Flags: "R", Seq: 4242})
 		require.Equal(t, connection.SYN_SENT, te.conn.State(), "still connecting")
 		require.Equal(t, uint64(2), te.resetsSent.Load())
-		te.receive(msg("SA", peerISN, testISN+1, 65535, ""), 1460)
+		te.receive(msg("SA", peerISN, testISN+1, 65535, ""), synOptions{mss: 1460})
 		require.Equal(t, connection.ESTABLISHED, te.conn.State())
 	})
 	t.Run("SYN-RECEIVED: an ACK of more than our SYN", func(t *testing.T) {
 		te := newTestEndpoint(t, 64<<10)
-		te.receive(msg("S", peerISN, 0, 65535, ""), 1460)
+		te.receive(msg("S", peerISN, 0, 65535, ""), synOptions{mss: 1460})
 		te.take()
-		te.receive(msg("A", peerISN+1, testISN+5, 65535, ""), 0)
+		te.receive(msg("A", peerISN+1, testISN+5, 65535, ""), synOptions{})
 		te.expect("the RST", seen{Flags: "R", Seq: testISN + 5})
 		require.Equal(t, connection.SYN_RECEIVED, te.conn.State())
 	})
@@ -277,7 +277,7 @@ func TestEndpointResetsAnUnacceptableACKInTheHandshake(t *testing.T) {
 		te := newTestEndpoint(t, 64<<10)
 		te.connect()
 		te.take()
-		te.receive(msg("AR", 777, 4242, 0, ""), 0)
+		te.receive(msg("AR", 777, 4242, 0, ""), synOptions{})
 		te.expect("nothing")
 		require.Equal(t, connection.SYN_SENT, te.conn.State(), "an RST that does not acknowledge our SYN is ignored")
 	})
@@ -289,7 +289,7 @@ func TestEndpointResetsAnOrphanStuckInFinWait2(t *testing.T) {
 	te.conn.Outbound().Close()
 	te.push()
 	te.expect("our FIN", seen{Flags: "AF", Seq: testISN + 1, Ack: peerISN + 1})
-	te.receive(msg("A", peerISN+1, testISN+2, 65535, ""), 0)
+	te.receive(msg("A", peerISN+1, testISN+2, 65535, ""), synOptions{})
 	require.Equal(t, connection.FIN_WAIT_2, te.conn.State())
 
 	require.False(t, te.needsTicks(), "a socket still open may wait for the FIN for ever")
@@ -311,11 +311,11 @@ func TestEndpointSaysWhyItFailed(t *testing.T) {
 	}{
 		{"an RST answering our SYN refuses", func(te *testEndpoint) {
 			te.connect()
-			te.receive(msg("AR", 0, testISN+1, 0, ""), 0)
+			te.receive(msg("AR", 0, testISN+1, 0, ""), synOptions{})
 		}, ErrConnectionRefused},
 		{"an RST once established resets", func(te *testEndpoint) {
 			te.established(1460)
-			te.receive(msg("R", peerISN+1, 0, 0, ""), 0)
+			te.receive(msg("R", peerISN+1, 0, 0, ""), synOptions{})
 		}, ErrConnectionReset},
 		{"giving up retransmitting times out", func(te *testEndpoint) {
 			te.established(1460)
@@ -373,6 +373,6 @@ func TestEndpointCountsRetransmissions(t *testing.T) {
 	te.tick(time.Millisecond)
 	te.expect("the retransmission", seen{Flags: "A", Seq: testISN + 1, Ack: peerISN + 1, Payload: 5})
 	require.Equal(t, uint64(1), te.retransmits.Load())
-	te.receive(msg("A", peerISN+1, testISN+6, 65535, ""), 0)
+	te.receive(msg("A", peerISN+1, testISN+6, 65535, ""), synOptions{})
 	require.False(t, te.needsTicks(), "nothing in flight, nothing to time")
 }

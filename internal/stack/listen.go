@@ -115,11 +115,12 @@ func (s *Stack) sendCookie(k key, syn wire.Segment) {
 	s.send(wire.Segment{Src: local, Dst: k.remote, Message: m, MSS: uint16(s.mss)})
 }
 
-// initialWindow is the window a fresh connection advertises: its whole
-// receive stream less the zero-window reserve (tcb.window), at most 16 bits.
+// initialWindow is the window a SYN cookie's SYN-ACK advertises: the
+// whole receive buffer less the zero-window reserve (endpoint.window),
+// unscaled, as the window on a SYN always is.
 func (s *Stack) initialWindow() uint16 {
-	capacity := s.cfg.Connection.Capacity
-	return uint16(min(capacity-min(capacity/8, 4096), 0xffff))
+	rcvBuf := s.cfg.ReceiveBuffer
+	return uint16(min(rcvBuf-zeroWindowReserve(rcvBuf, 1), 0xffff))
 }
 
 // newFromCookie makes the connection a valid cookie stands for: a lab
@@ -132,6 +133,7 @@ func (s *Stack) newFromCookie(l *listener, k key, seg wire.Segment, mss uint16) 
 	cfg := s.cfg.Connection
 	cfg.ISN = seg.Receiver.Ackno - 1
 	cfg.MaxPayloadSize = min(s.mss, int(mss))
+	cfg.Capacity = s.streamCapacity()
 	tc := s.newTCB(k, connection.New(cfg))
 	tc.listener = l
 	l.halfOpen++
@@ -139,6 +141,6 @@ func (s *Stack) newFromCookie(l *listener, k key, seg wire.Segment, mss uint16) 
 	syn.Sender = receiver.SenderMessage{Seqno: seg.Sender.Seqno - 1, SYN: true}
 	syn.Receiver.WindowSize = seg.Receiver.WindowSize
 	tc.conn().Receive(syn, func(receiver.Message) {})
-	tc.ep.advWnd = s.initialWindow()
+	tc.ep.openedByCookie(tc.conn().EmptyMessage().Receiver, s.initialWindow())
 	return tc
 }

@@ -28,7 +28,15 @@ var (
 type peer struct {
 	t   *testing.T
 	dev device.Device
-	in  chan wire.Segment
+	in  chan received
+}
+
+// received is a segment the stack sent, with the window scale option it
+// carried (Parse reads no option but the MSS).
+type received struct {
+	wire.Segment
+	wscale uint8
+	scales bool // it had the option
 }
 
 // newPeer starts a stack joined to a hand-driven peer. Call stop (deferred)
@@ -39,7 +47,7 @@ func newPeer(t *testing.T, cfg Config) (s *Stack, p *peer, stop func()) {
 	cfg.Addr = stackAddr
 	s, err := New(a, cfg)
 	require.NoError(t, err)
-	p = &peer{t: t, dev: b, in: make(chan wire.Segment, 4096)}
+	p = &peer{t: t, dev: b, in: make(chan received, 4096)}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -66,12 +74,21 @@ func (p *peer) collect() {
 			continue
 		}
 		seg.Sender.Payload = slices.Clone(seg.Sender.Payload)
-		p.in <- seg
+		r := received{Segment: seg}
+		r.wscale, r.scales = wire.WindowScaleOf(buf[:n])
+		p.in <- r
 	}
 }
 
 // send writes one segment from the peer's port to the stack's.
 func (p *peer) send(from, to uint16, m connection.Message, mss uint16) {
+	p.t.Helper()
+	p.sendWithOptions(from, to, m, mss, nil)
+}
+
+// sendWithOptions writes one segment with TCP options after the MSS
+// option (see wire.AppendWithOptions).
+func (p *peer) sendWithOptions(from, to uint16, m connection.Message, mss uint16, opts []byte) {
 	p.t.Helper()
 	seg := wire.Segment{
 		Src:     netip.AddrPortFrom(peerAddr, from),
@@ -79,7 +96,7 @@ func (p *peer) send(from, to uint16, m connection.Message, mss uint16) {
 		Message: m,
 		MSS:     mss,
 	}
-	_, err := p.dev.Write(seg.AppendTo(nil))
+	_, err := p.dev.Write(seg.AppendWithOptions(nil, opts))
 	require.NoError(p.t, err)
 }
 
@@ -93,13 +110,19 @@ func (p *peer) sendRaw(b []byte) {
 // recv returns the next segment the stack sent, once everything settled.
 func (p *peer) recv() wire.Segment {
 	p.t.Helper()
+	return p.recvOptions().Segment
+}
+
+// recvOptions is recv with the window scale option.
+func (p *peer) recvOptions() received {
+	p.t.Helper()
 	synctest.Wait()
 	select {
-	case seg := <-p.in:
-		return seg
+	case r := <-p.in:
+		return r
 	default:
 		p.t.Fatal("the stack sent nothing")
-		return wire.Segment{}
+		return received{}
 	}
 }
 
@@ -110,8 +133,8 @@ func (p *peer) recvAll() []wire.Segment {
 	var segs []wire.Segment
 	for {
 		select {
-		case seg := <-p.in:
-			segs = append(segs, seg)
+		case r := <-p.in:
+			segs = append(segs, r.Segment)
 		default:
 			return segs
 		}

@@ -33,9 +33,18 @@ type Config struct {
 	Addr netip.Addr
 	// Connection is the template for every connection. ISN is ignored (each
 	// connection draws a random one) and so is MaxPayloadSize (it follows
-	// from the device's MTU and the peer's MSS option). Zero Capacity means
-	// DefaultCapacity.
+	// from the device's MTU and the peer's MSS option). Capacity is the
+	// send buffer: the most bytes Writes leave queued for the peer (zero
+	// means DefaultCapacity).
 	Connection connection.Config
+	// ReceiveBuffer is the most bytes a connection holds for its
+	// application to read: its inbound stream's capacity, which bounds
+	// the window it advertises (zero means DefaultReceiveBuffer). Past
+	// 64 KiB the window needs scaling (RFC 7323), so then every SYN
+	// offers the smallest window scale that covers it. A byte stream
+	// grows as it fills, so a large buffer costs memory only while an
+	// application leaves bytes unread.
+	ReceiveBuffer uint64
 	// Batch is the most datagrams the loop takes from the device before it
 	// serves the application again (default 32).
 	Batch int
@@ -59,11 +68,24 @@ type Config struct {
 	QueueLimit int
 }
 
-// DefaultCapacity is each direction's stream capacity unless
-// Config.Connection says otherwise: twice the largest 16-bit window, so the
-// receiver can advertise a full window while the application still holds
-// some bytes unread.
+// DefaultCapacity is the send buffer unless Config.Connection says
+// otherwise: twice the largest 16-bit window, which is all the lab sender
+// ever has in flight, so it keeps sending while the application's next
+// Write comes.
 const DefaultCapacity = 128 << 10
+
+// DefaultReceiveBuffer is the receive buffer unless Config.ReceiveBuffer
+// says otherwise: about what keeps a 10 Gbit/s pipe full through a TUN
+// device, and no more. A window must cover the bandwidth-delay product:
+// 1.25 GB/s × 0.05–0.5 ms, the round trips measured through tun144
+// (LINUX-NOTES), is 62–625 KB; 512 KiB covers it up to 0.42 ms, at a
+// window scale of 4. A larger window does not pay here: the kernel queues
+// at most 500 datagrams (txqueuelen) for a TUN device, about 730 KB, and
+// a window past that lets Linux overrun the queue whenever our reader
+// lags; the drops cost far more than the window gains, since the stack
+// offers no SACK (with a 2 MiB window, BenchmarkTUNDownload saw tens to
+// hundreds of drops per 100 MiB on the plain device, none at 512 KiB).
+const DefaultReceiveBuffer = 512 << 10
 
 // defaultMSS is what a peer's SYN without an MSS option allows (RFC 9293).
 const defaultMSS = 536
@@ -220,6 +242,9 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 	}
 	if cfg.Connection.Capacity == 0 {
 		cfg.Connection.Capacity = DefaultCapacity
+	}
+	if cfg.ReceiveBuffer == 0 {
+		cfg.ReceiveBuffer = DefaultReceiveBuffer
 	}
 	rxSize, rxBatch, limit := device.Headroom+mtu, max(1, dev.BatchSize()), cfg.QueueLimit
 	txCap := device.Headroom + mtu
@@ -568,7 +593,7 @@ func (s *Stack) input(b []byte) {
 		return
 	}
 	s.last = tc
-	tc.receive(seg)
+	tc.receive(seg, b[device.Headroom:])
 	s.admit(tc)
 }
 
@@ -653,7 +678,11 @@ type txBatch struct {
 const txBatchMax = 64
 
 // send queues one datagram for the end of the turn.
-func (s *Stack) send(seg wire.Segment) {
+func (s *Stack) send(seg wire.Segment) { s.sendWithOptions(seg, nil) }
+
+// sendWithOptions queues one datagram whose TCP header carries opts after
+// the MSS option: a SYN's window scale.
+func (s *Stack) sendWithOptions(seg wire.Segment, opts []byte) {
 	t := &s.tx
 	if t.n == t.max {
 		s.flush()
@@ -661,7 +690,7 @@ func (s *Stack) send(seg wire.Segment) {
 	if t.n == len(t.bufs) {
 		t.bufs = append(t.bufs, make([]byte, device.Headroom, t.cap))
 	}
-	t.bufs[t.n] = seg.AppendTo(t.bufs[t.n][:device.Headroom])
+	t.bufs[t.n] = seg.AppendWithOptions(t.bufs[t.n][:device.Headroom], opts)
 	t.n++
 }
 
@@ -697,7 +726,17 @@ func (s *Stack) newConnection() *connection.Connection {
 	cfg := s.cfg.Connection
 	cfg.ISN = receiver.Wrap32(rand.Uint32())
 	cfg.MaxPayloadSize = s.mss
+	cfg.Capacity = s.streamCapacity()
 	return connection.New(cfg)
+}
+
+// streamCapacity is the capacity of a Connection's streams. The lab gives
+// both one capacity, so it is the larger of the send and receive buffers,
+// and the stack holds each direction to its own: Writes to the send
+// buffer (tcb.sendRoom), the window to the receive buffer
+// (endpoint.window). Capacity is not memory: a stream grows as it fills.
+func (s *Stack) streamCapacity() uint64 {
+	return max(s.cfg.Connection.Capacity, s.cfg.ReceiveBuffer)
 }
 
 // markDirty queues tc to be served at the end of this loop turn.

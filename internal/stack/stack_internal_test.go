@@ -421,7 +421,7 @@ func TestABrokenDeviceFailsTheConnectionsInsteadOfSpinning(t *testing.T) {
 		s, err := New(dev, Config{Addr: stackAddr})
 		require.NoError(t, err)
 		defer s.Close()
-		p := &peer{t: t, dev: b, in: make(chan wire.Segment, 16)}
+		p := &peer{t: t, dev: b, in: make(chan received, 16)}
 		go p.collect()
 		c, port, iss := dialPeer(t, s, p, 1460)
 		l, err := s.Listen(80)

@@ -29,8 +29,15 @@ import (
 //
 // What a cookie loses: the stack keeps no state, so it does not retransmit
 // the SYN-ACK (the peer retransmits its SYN instead), and the MSS is rounded
-// down to the table. The stack uses cookies only past the table's bound, as
-// Linux does (net.ipv4.tcp_syncookies = 1).
+// down to the table. Window scaling is lost too: the peer's shift would
+// need 4 more bits, and the 24-bit hash is what stands between a forger
+// and a connection. Linux keeps the shift in the timestamp option, which
+// the stack does not send (endpoint.go says why), and without timestamps
+// a Linux cookie connection does not scale either. So a cookie's SYN-ACK
+// does not answer the peer's offer, and its connection advertises and
+// reads 16-bit windows. The stack uses cookies only past the table's
+// bound, as Linux does (net.ipv4.tcp_syncookies = 1), so only connections
+// made during a SYN flood pay for it.
 
 // cookiePeriod is how long one counter value lasts. A cookie is accepted in
 // the period it was made and the next (Linux: 64 s, up to 2 minutes).

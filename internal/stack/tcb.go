@@ -54,6 +54,7 @@ func (s *Stack) newTCB(k key, c *connection.Connection) *tcb {
 	}
 	tc.ep = newEndpoint(c, endpointConfig{
 		mss:           s.mss,
+		rcvBuf:        s.cfg.ReceiveBuffer,
 		orphanTimeout: s.cfg.OrphanTimeout,
 		retransmits:   &s.stats.retransmits,
 		resetsSent:    &s.stats.resetsSent,
@@ -66,8 +67,9 @@ func (s *Stack) newTCB(k key, c *connection.Connection) *tcb {
 // conn is the lab Connection.
 func (tc *tcb) conn() *connection.Connection { return tc.ep.conn }
 
-// receive hands one segment to the connection.
-func (tc *tcb) receive(seg wire.Segment) {
+// receive hands one segment to the connection; b is the datagram it was
+// parsed from, for the SYN options Parse does not read.
+func (tc *tcb) receive(seg wire.Segment, b []byte) {
 	if seg.IsRST() && finReceived(tc.conn().State()) {
 		// The peer's FIN came first, so what it sent is complete: it stays
 		// readable to its end, then EOF, as on Linux, where a reset after
@@ -75,17 +77,28 @@ func (tc *tcb) receive(seg wire.Segment) {
 		// connection answers a duplicate ACK with RST.)
 		tc.inComplete = true
 	}
-	tc.ep.receive(seg.Message, seg.MSS)
+	opts := synOptions{mss: seg.MSS}
+	if seg.Sender.SYN {
+		opts.wscale, opts.scales = wire.WindowScaleOf(b)
+	}
+	tc.ep.receive(seg.Message, opts)
 	tc.s.markDirty(tc)
 }
 
-// output sends m to the peer. A SYN announces our MSS.
+// output sends m to the peer. A SYN announces our MSS, and our window
+// scale if the endpoint offers it.
 func (tc *tcb) output(m receiver.Message) {
 	seg := wire.Segment{Src: tc.local, Dst: tc.remote, Message: m}
-	if m.Sender.SYN {
-		seg.MSS = uint16(tc.s.mss)
+	if !m.Sender.SYN {
+		tc.s.send(seg)
+		return
 	}
-	tc.s.send(seg)
+	seg.MSS = uint16(tc.s.mss)
+	var opts []byte
+	if shift, ok := tc.ep.windowScale(); ok {
+		opts = wire.AppendWindowScale(make([]byte, 0, wire.WindowScaleOptionLen), shift)
+	}
+	tc.s.sendWithOptions(seg, opts)
 }
 
 // serve runs once per loop turn for each connection the turn touched.
@@ -200,7 +213,7 @@ func (tc *tcb) serveWrite() {
 	case !tc.inTable:
 		w.finish(net.ErrClosed)
 	default:
-		if n := min(uint64(len(w.buf)-w.n), out.AvailableCapacity()); n > 0 {
+		if n := min(uint64(len(w.buf)-w.n), tc.sendRoom()); n > 0 {
 			out.Push(w.buf[w.n : w.n+int(n)])
 			w.n += int(n)
 			tc.ep.push()
@@ -209,6 +222,16 @@ func (tc *tcb) serveWrite() {
 			w.finish(nil)
 		}
 	}
+}
+
+// sendRoom is how many more bytes a Write may queue in the outbound
+// stream. The Connection's two streams share one capacity, the larger of
+// the send and receive buffers (Stack.streamCapacity); the send buffer's
+// own bound is kept here, as the receive buffer's is by the window.
+func (tc *tcb) sendRoom() uint64 {
+	c := tc.conn()
+	queued := c.Config().Capacity - c.Outbound().AvailableCapacity()
+	return tc.s.cfg.Connection.Capacity - min(queued, tc.s.cfg.Connection.Capacity)
 }
 
 // fail ends every waiting call with err (the stack is shutting down, or its

@@ -128,7 +128,8 @@ func TestSlowReaderKeepsTheWindowOpen(t *testing.T) {
 		// pauseEvery > 0: after each pauseEvery bytes the reader stops
 		// until we have advertised a zero window, so the window closes
 		// and must reopen (the other cases close it only if the machine
-		// is slow).
+		// is slow). The window closes only once the receive buffer is
+		// full: each pause must leave more than a buffer (512 KiB) to come.
 		pauseEvery int
 	}{
 		{"a reader that keeps up", 64 << 10, 0},

@@ -228,8 +228,8 @@ func TestWebget(t *testing.T) {
 			require.Equal(t, 0, r.code)
 			require.Equal(t, "hi\n", string(r.stdout))
 			trace := string(r.stderr)
-			require.Regexp(t, `(?m)^ *[0-9.]+ → SYN seq=\d+ ack=0 win=\d+ len=0 mss=1460$`, trace)
-			require.Regexp(t, `(?m)^ *[0-9.]+ ← SYN ACK seq=\d+ ack=\d+ win=\d+ len=0 mss=1460$`, trace)
+			require.Regexp(t, `(?m)^ *[0-9.]+ → SYN seq=\d+ ack=0 win=\d+ len=0 mss=1460 wscale=\d+$`, trace)
+			require.Regexp(t, `(?m)^ *[0-9.]+ ← SYN ACK seq=\d+ ack=\d+ win=\d+ len=0 mss=1460 wscale=\d+$`, trace)
 			require.Regexp(t, `(?m)← ACK FIN |→ ACK FIN `, trace)
 		}},
 		{"a bad URL is one line and exit 1", func(t *testing.T, env *sandbox.Env, webget string) {
