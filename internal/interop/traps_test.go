@@ -122,76 +122,86 @@ func TestSlowReaderKeepsTheWindowOpen(t *testing.T) {
 	// window. A stack that never announced its window would see every
 	// spell of zero window end with a probe; ours must end most of them
 	// itself.
-	const size = 4 << 20
-	cases := []struct {
-		name  string
-		chunk int // bytes per Read
-		// pauseEvery > 0: after each pauseEvery bytes the reader stops
-		// until we have advertised a zero window, so the window closes
-		// and must reopen (the other cases close it only if the machine
-		// is slow).
-		pauseEvery int
-	}{
-		{"a reader that keeps up", 64 << 10, 0},
-		{"a reader that takes 256 bytes at a time", 256, 0},
-		{"a reader that stops until the window closes, three times", 64 << 10, 1 << 20},
-	}
 	eachOffloadMode(t, func(t *testing.T, offload bool) {
-		for _, tc := range cases {
+		for _, tc := range slowReaders {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
 				sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-					l := newLab(t, env, labConfig{offload: offload})
-					kl := kernelListen(t, env)
-					ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-					defer cancel()
-					c, err := l.Dial(ctx, kl.Addr().String())
-					require.NoError(t, err)
-					kc := accept(t, kl, 30*time.Second)
-					data := payload(size, 7)
-					go func() {
-						kc.Write(data)
-						kc.Close()
-					}()
-					require.NoError(t, c.SetDeadline(time.Now().Add(60*time.Second)))
-					h := sha256.New()
-					buf := make([]byte, tc.chunk)
-					lap, rap := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
-					var got, spells int
-					for {
-						if tc.pauseEvery > 0 && got >= (spells+1)*tc.pauseEvery && got < size {
-							spells++
-							ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-							err := l.watch.Wait(ctx, func(w *Watcher) bool {
-								f, _ := w.Flow(lap, rap)
-								return f.ZeroWindowSpells >= uint64(spells)
-							})
-							cancel()
-							f, _ := l.watch.Flow(lap, rap)
-							require.NoError(t, err, "the window never closed while the reader stopped after %d bytes: %v", got, f)
-						}
-						n, err := c.Read(buf)
-						h.Write(buf[:n])
-						got += n
-						if err == io.EOF {
-							break
-						}
-						require.NoError(t, err)
-					}
-					require.NoError(t, c.Close())
-					require.Equal(t, sha256.Sum256(data), [32]byte(h.Sum(nil)))
-					f := l.waitClosed(t, c.LocalAddr(), c.RemoteAddr(), 30*time.Second)
-					t.Logf("%v", f)
-					if f.ZeroWindowSpells == 0 {
-						return // the reader kept the window open throughout
-					}
-					require.NotZero(t, f.ReopenedUnprompted, "Linux had to probe every time our window closed")
-					require.LessOrEqual(t, 2*f.ProbedSpells, f.ZeroWindowSpells,
-						"Linux had to probe to learn that the window reopened in %d of %d spells", f.ProbedSpells, f.ZeroWindowSpells)
+					readSlowly(t, env, tc, offload)
 				})
 			})
 		}
 	})
+}
+
+// slowReader is a pace for TestSlowReaderKeepsTheWindowOpen's reader.
+type slowReader struct {
+	name  string
+	chunk int // bytes per Read
+	// pauseEvery > 0: after each pauseEvery bytes the reader stops
+	// until we have advertised a zero window, so the window closes
+	// and must reopen (the other cases close it only if the machine
+	// is slow).
+	pauseEvery int
+}
+
+var slowReaders = []slowReader{
+	{"a reader that keeps up", 64 << 10, 0},
+	{"a reader that takes 256 bytes at a time", 256, 0},
+	{"a reader that stops until the window closes, three times", 64 << 10, 1 << 20},
+}
+
+// readSlowly has the kernel send 4 MiB to a lab connection read at
+// tc's pace, and checks how the window closed and reopened.
+func readSlowly(t *testing.T, env *sandbox.Env, tc slowReader, offload bool) {
+	const size = 4 << 20
+	l := newLab(t, env, labConfig{offload: offload})
+	kl := kernelListen(t, env)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := l.Dial(ctx, kl.Addr().String())
+	require.NoError(t, err)
+	kc := accept(t, kl, 30*time.Second)
+	data := payload(size, 7)
+	go func() {
+		kc.Write(data)
+		kc.Close()
+	}()
+	require.NoError(t, c.SetDeadline(time.Now().Add(60*time.Second)))
+	h := sha256.New()
+	buf := make([]byte, tc.chunk)
+	lap, rap := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
+	var got, spells int
+	for {
+		if tc.pauseEvery > 0 && got >= (spells+1)*tc.pauseEvery && got < size {
+			spells++
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			err := l.watch.Wait(ctx, func(w *Watcher) bool {
+				f, _ := w.Flow(lap, rap)
+				return f.ZeroWindowSpells >= uint64(spells)
+			})
+			cancel()
+			f, _ := l.watch.Flow(lap, rap)
+			require.NoError(t, err, "the window never closed while the reader stopped after %d bytes: %v", got, f)
+		}
+		n, err := c.Read(buf)
+		h.Write(buf[:n])
+		got += n
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.Close())
+	require.Equal(t, sha256.Sum256(data), [32]byte(h.Sum(nil)))
+	f := l.waitClosed(t, c.LocalAddr(), c.RemoteAddr(), 30*time.Second)
+	t.Logf("%v", f)
+	if f.ZeroWindowSpells == 0 {
+		return // the reader kept the window open throughout
+	}
+	require.NotZero(t, f.ReopenedUnprompted, "Linux had to probe every time our window closed")
+	require.LessOrEqual(t, 2*f.ProbedSpells, f.ZeroWindowSpells,
+		"Linux had to probe to learn that the window reopened in %d of %d spells", f.ProbedSpells, f.ZeroWindowSpells)
 }
 
 var nftCounterRE = regexp.MustCompile(`counter packets (\d+)`)
