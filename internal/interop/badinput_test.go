@@ -106,45 +106,52 @@ func fixIPChecksum(b []byte) {
 }
 
 func TestGarbageFloodDuringATransfer(t *testing.T) {
-	sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
-		seed := seedFor(t.Name())
-		t.Logf("seed %d", seed)
-		bad, want := badDatagrams(rand.New(rand.NewPCG(seed, seed)), 4000, env.KernelAddr, env.LabAddr, 5001)
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
-		if err != nil {
-			t.Skipf("no raw socket inside the sandbox: %v", err)
-		}
-		defer unix.Close(fd)
-		// The kernel queues at most txqueuelen datagrams for a TUN device
-		// (500) and drops the rest where we cannot count them; make room
-		// for the whole flood so every datagram reaches the stack.
-		link, err := netlink.LinkByName(device.DefaultName)
-		require.NoError(t, err)
-		require.NoError(t, netlink.LinkSetTxQLen(link, 2*len(bad)))
-		l := newLab(t, env, labConfig{observe: traceOnFailure(t)})
-		flooded := make(chan error, 1)
-		go func() {
-			to := &unix.SockaddrInet4{Addr: env.LabAddr.As4()}
-			for _, b := range bad {
-				if err := unix.Sendto(fd, b, 0, to); err != nil {
-					flooded <- fmt.Errorf("sendto: %w", err)
-					return
-				}
-			}
-			flooded <- nil
-		}()
-		runTransferOn(t, env, l, transfer{role: labServer, dir: bothWays, size: 1 << 20})
-		require.NoError(t, <-flooded)
-		// A segment for a closed port after the flood: its RST means the
-		// stack has taken in everything sent before it.
-		_, err = net.DialTimeout("tcp4", netip.AddrPortFrom(env.LabAddr, 9).String(), 30*time.Second)
-		require.Error(t, err, "port 9 is closed")
-		st := l.Stats()
-		got := dropKinds{st.Truncated, st.BadLength, st.BadChecksum, st.Fragments, st.NotTCP, st.Malformed}
-		require.Equal(t, want, got, "drops by kind (want what wire.Parse says of each datagram sent)")
-		require.Zero(t, st.QueueFull)
-		t.Logf("stack: %+v", st)
+	eachOffloadMode(t, func(t *testing.T, offload bool) {
+		sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
+			garbageFlood(t, env, offload)
+		})
 	})
+}
+
+func garbageFlood(t *testing.T, env *sandbox.Env, offload bool) {
+	seed := seedFor(t.Name())
+	t.Logf("seed %d", seed)
+	bad, want := badDatagrams(rand.New(rand.NewPCG(seed, seed)), 4000, env.KernelAddr, env.LabAddr, 5001)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		t.Skipf("no raw socket inside the sandbox: %v", err)
+	}
+	defer unix.Close(fd)
+	// The lab first: with offloads it makes tun144 anew. The kernel
+	// queues at most txqueuelen datagrams for a TUN device (500) and
+	// drops the rest where we cannot count them; make room for the
+	// whole flood so every datagram reaches the stack.
+	l := newLab(t, env, labConfig{observe: traceOnFailure(t), offload: offload})
+	link, err := netlink.LinkByName(device.DefaultName)
+	require.NoError(t, err)
+	require.NoError(t, netlink.LinkSetTxQLen(link, 2*len(bad)))
+	flooded := make(chan error, 1)
+	go func() {
+		to := &unix.SockaddrInet4{Addr: env.LabAddr.As4()}
+		for _, b := range bad {
+			if err := unix.Sendto(fd, b, 0, to); err != nil {
+				flooded <- fmt.Errorf("sendto: %w", err)
+				return
+			}
+		}
+		flooded <- nil
+	}()
+	runTransferOn(t, env, l, transfer{role: labServer, dir: bothWays, size: 1 << 20})
+	require.NoError(t, <-flooded)
+	// A segment for a closed port after the flood: its RST means the
+	// stack has taken in everything sent before it.
+	_, err = net.DialTimeout("tcp4", netip.AddrPortFrom(env.LabAddr, 9).String(), 30*time.Second)
+	require.Error(t, err, "port 9 is closed")
+	st := l.Stats()
+	got := dropKinds{st.Truncated, st.BadLength, st.BadChecksum, st.Fragments, st.NotTCP, st.Malformed}
+	require.Equal(t, want, got, "drops by kind (want what wire.Parse says of each datagram sent)")
+	require.Zero(t, st.QueueFull)
+	t.Logf("stack: %+v", st)
 }
 
 func TestCurlFetchesFromALabListener(t *testing.T) {

@@ -42,12 +42,17 @@ type labConfig struct {
 	loss     float64 // dropped each way, by our own device
 	seed     uint64
 	observe  []Observer
+	offload  bool // attach through an offload TUN (see offloadDevice)
 }
 
 func newLab(t *testing.T, env *sandbox.Env, c labConfig) *lab {
 	t.Helper()
 	w := NewWatcher()
-	var dev device.Device = NewTap(env.Dev, append([]Observer{w.Observe}, c.observe...)...)
+	dev := env.Dev
+	if c.offload {
+		dev = offloadDevice(t, env)
+	}
+	dev = NewTap(dev, append([]Observer{w.Observe}, c.observe...)...)
 	if c.loss > 0 {
 		t.Logf("loss %.0f%% each way, seeds %d (lab→kernel) and %d (kernel→lab)", 100*c.loss, c.seed, c.seed+1)
 		dev = device.Impair(dev, device.Impairment{Loss: c.loss, Seed: c.seed})
@@ -87,6 +92,56 @@ func (l *lab) open(t *testing.T, env *sandbox.Env, r role) (labConn, kernelConn 
 		require.NoError(t, err, "the kernel dials the lab stack")
 		return accept(t, ll, 30*time.Second), kc
 	}
+}
+
+// The lab stack meets Linux over two kinds of tun144: the plain one the
+// sandbox opens, one datagram of at most the MTU per read and write, and
+// one with the kernel's offloads, where the kernel hands over 64 KiB
+// super-packets with partial checksums that the device splits and
+// completes before the stack sees them. Tests that run both ways have the
+// subtests offload=off and offload=on.
+var offloadModes = []struct {
+	name    string
+	offload bool
+}{{"offload=off", false}, {"offload=on", true}}
+
+// eachOffloadMode runs body once per kind of tun144, as parallel subtests.
+func eachOffloadMode(t *testing.T, body func(t *testing.T, offload bool)) {
+	for _, m := range offloadModes {
+		t.Run(m.name, func(t *testing.T) {
+			t.Parallel()
+			body(t, m.offload)
+		})
+	}
+}
+
+// offloadDevice replaces the sandbox's plain tun144 with one opened with
+// every offload the kernel grants, adapted to the one-datagram Device the
+// stack takes. A TUN device without IFF_MULTI_QUEUE takes one opener, so
+// the plain one is closed first, which removes the link; the new one is
+// configured as the sandbox configures its own. A kernel that grants no
+// offload at all skips the test: offload=off covers that device.
+func offloadDevice(t *testing.T, env *sandbox.Env) device.Device {
+	t.Helper()
+	require.NoError(t, env.Dev.Close())
+	tun, err := device.OpenOffloadTUN(device.DefaultName, sandbox.MTU, device.AllOffloads)
+	require.NoError(t, err)
+	if tun.Offloads() == 0 {
+		tun.Close()
+		t.Skipf("%s: the kernel grants no offloads: %v", tun.Name(), tun.Fallback())
+	}
+	dev := device.Single(tun)
+	t.Cleanup(func() {
+		s, o := tun.Stats(), tun.OffloadStats()
+		t.Logf("%s with offloads %v: %d datagrams read in %d reads (%d super-packets), %d written",
+			tun.Name(), tun.Offloads(), s.Read, o.ReadCalls, o.SuperPackets, s.Written)
+		dev.Close()
+	})
+	require.NoError(t, device.Configure(device.DefaultName, device.Config{MTU: sandbox.MTU}))
+	if why := tun.Fallback(); why != nil {
+		t.Logf("%s: offloads %v, fewer than asked for: %v", tun.Name(), tun.Offloads(), why)
+	}
+	return dev
 }
 
 // seedFor gives each test its own fixed seed, printed by the test.

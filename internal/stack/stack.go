@@ -518,11 +518,17 @@ func (s *Stack) loop() {
 		case f := <-s.reqs:
 			f()
 		case <-s.wake:
+			// What arrived goes first: it came before the loop could
+			// look, so an ACK that reached us within the RTO must stop
+			// the retransmission a late-running loop would otherwise
+			// send for it (a FIN sent again after its ACK had come drew
+			// the kernel's ACK to a connection already forgotten, and
+			// our RST).
+			s.receiveBatch()
 			if s.tickDue.Swap(false) && s.ticking {
 				s.ticking = false
 				s.tick()
 			}
-			s.receiveBatch()
 		}
 		s.serve()
 	}

@@ -68,26 +68,34 @@ func TestSequentialConnectionsToAServerThatClosesFirst(t *testing.T) {
 		kernel := shortConnections(t, n, kl.Addr().String(), func(ctx context.Context, addr string) (net.Conn, error) {
 			return d.DialContext(ctx, "tcp4", addr)
 		})
-		var synRetx, rstOut uint64 // SYNs sent again unanswered; our RSTs
+		// A 4-tuple that collided with the kernel's TIME_WAIT shows as a
+		// flow with our RST in its handshake. RSTs after a flow closed
+		// cleanly (LateRSTs) are not collisions: on a loaded machine a
+		// retransmission (ours or the kernel's) can draw an answer that
+		// arrives after we forgot the connection, and RFC 9293 answers
+		// that with an RST. So the stack's ResetsSent, which counts those
+		// too, is reported, not asserted; nor is how long a connection
+		// took, which the machine decides (a Dial that hangs fails on its
+		// own 30 s deadline).
+		var reset []Flow
+		var synRetx, late uint64 // SYNs sent again unanswered; RSTs after a clean close
 		flows := l.watch.Flows()
 		for _, f := range flows {
-			if f.RSTOut {
-				rstOut++
+			if f.RSTOut || f.RSTIn {
+				reset = append(reset, f)
 			}
 			if f.RetransmitsOut > 0 && f.SegmentsIn == 0 {
 				synRetx++
 			}
+			late += f.LateRSTs
 		}
 		slices.Sort(took)
 		slices.Sort(kernel)
 		t.Logf("%d connections, slowest 3: lab %v, kernel %v; median: lab %v, kernel %v",
 			n, took[n-3:], kernel[n-3:], took[n/2], kernel[n/2])
-		t.Logf("lab: %d flows, %d handshake RSTs sent (TIME_WAIT collisions), %d flows with our RST, %d with unanswered SYN retransmissions",
-			len(flows), l.Stats().ResetsSent, rstOut, synRetx)
+		t.Logf("lab: %d flows, %d RSTs sent in all, %d flows reset, %d RSTs after a clean close, %d flows with unanswered SYN retransmissions",
+			len(flows), l.Stats().ResetsSent, len(reset), late, synRetx)
 		require.Len(t, flows, n)
-		require.Zero(t, l.Stats().ResetsSent, "no 4-tuple collided with the kernel's TIME_WAIT")
-		// Generous: a collision that waited for a retransmission timeout
-		// (or for the connection to give up) would take seconds.
-		require.Less(t, took[n-1], 5*time.Second, "the slowest connection")
+		require.Empty(t, reset, "flows reset (a 4-tuple collided with the kernel's TIME_WAIT?)")
 	})
 }
