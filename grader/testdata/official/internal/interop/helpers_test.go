@@ -38,7 +38,7 @@ type lab struct {
 
 // labConfig says how to build the lab side of a test.
 type labConfig struct {
-	capacity uint64  // each direction's stream (0: the stack's default)
+	capacity uint64  // the send and the receive buffer (0: the stack's defaults)
 	loss     float64 // dropped each way, by our own device
 	seed     uint64
 	observe  []Observer
@@ -60,11 +60,38 @@ func newLab(t *testing.T, env *sandbox.Env, c labConfig) *lab {
 	}
 	cfg := stack.Config{Addr: env.LabAddr}
 	cfg.Connection.Capacity = c.capacity
+	cfg.ReceiveBuffer = c.capacity
 	cfg.Connection.InitialRTO = testRTO
 	s, err := stack.New(dev, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
 	return &lab{Stack: s, watch: w, env: env}
+}
+
+// open connects the lab stack and the kernel: the lab dials a kernel
+// listener (labClient) or the kernel dials a lab listener (labServer).
+func (l *lab) open(t *testing.T, env *sandbox.Env, r role) (labConn, kernelConn net.Conn) {
+	t.Helper()
+	switch r {
+	case labClient:
+		kl := kernelListen(t, env)
+		// The kernel answers a SYN at once; 30 s leaves room for lost
+		// SYNs and a loaded machine, and bounds a stack that never sends.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		c, err := l.Dial(ctx, kl.Addr().String())
+		require.NoError(t, err, "dial the kernel")
+		return c, accept(t, kl, 30*time.Second)
+	default:
+		const port = 5001
+		ll, err := l.Listen(port)
+		require.NoError(t, err)
+		t.Cleanup(func() { ll.Close() })
+		d := net.Dialer{Timeout: 30 * time.Second}
+		kc, err := d.Dial("tcp4", netip.AddrPortFrom(env.LabAddr, port).String())
+		require.NoError(t, err, "the kernel dials the lab stack")
+		return accept(t, ll, 30*time.Second), kc
+	}
 }
 
 // The lab stack meets Linux over two kinds of tun144: the plain one the

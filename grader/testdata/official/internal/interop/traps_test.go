@@ -141,7 +141,8 @@ type slowReader struct {
 	// pauseEvery > 0: after each pauseEvery bytes the reader stops
 	// until we have advertised a zero window, so the window closes
 	// and must reopen (the other cases close it only if the machine
-	// is slow).
+	// is slow). The window closes only once the receive buffer is
+	// full: each pause must leave more than a buffer (512 KiB) to come.
 	pauseEvery int
 }
 
