@@ -58,7 +58,9 @@ var Catalogue = []Mutant{
 	one("partly-written-substring-dropped", 1, "a substring that starts before the first unassembled byte is dropped whole, new bytes included",
 		reassemblerGo, "	if start < stop {\n", "	if start < stop && firstIndex >= next {\n"),
 	one("stored-ring-wrap-lost", 1, "a stored substring that runs past the end of the pending ring loses its wrapped part",
-		reassemblerGo, "	n := copy(r.pending[at:], data)\n	copy(r.pending, data[n:])\n", "	copy(r.pending[at:], data)\n"),
+		reassemblerGo, "	n := copy(ring[at:], data)\n	copy(ring, data[n:])\n", "	copy(ring[at:], data)\n"),
+	one("pending-grows-misplaced", 1, "a pending ring that grows is copied whole, so held bytes stay where the old ring's length put them, not the new one's",
+		reassemblerGo, "	for _, h := range r.held {\n		for i := h.start; i < h.end; {\n			chunk := r.heldChunk(i, h.end)\n			put(pending, i, chunk)\n", "	copy(pending, r.pending)\n	for _, h := range r.held[:0] {\n		for i := h.start; i < h.end; {\n			chunk := r.heldChunk(i, h.end)\n			put(pending, i, chunk)\n"),
 
 	// Lab 2: Wrap32 and the receiver.
 	one("wrap-ignores-zero-point", 2, "Wrap forgets to add the zero point",

@@ -160,6 +160,11 @@ type family struct {
 	lastOdds int // one insert in lastOdds is a last substring
 	readOdds int // one op in readOdds is a read
 	short    bool
+	stream   int // the stream is shorter than this; 80 if 0
+	// sliding makes inserts land around a front that moves along the
+	// stream, as a sender's would, rather than anywhere in it; such a
+	// script runs 200 ops, not 40, to get far along.
+	sliding bool
 }
 
 var families = []family{
@@ -171,6 +176,11 @@ var families = []family{
 		capacity: func(r *rand.Rand) uint64 { return 4 + uint64(r.IntN(40)) }, junk: 6, lastOdds: 5, readOdds: 6, short: true},
 	{name: "capacity freed by reads between inserts", catches: "window-off-by-one",
 		capacity: func(r *rand.Rand) uint64 { return 1 + uint64(r.IntN(6)) }, lastOdds: 8, readOdds: 2},
+	// A reassembler may keep its pending bytes in storage that grows with
+	// use, up to the capacity: here the window is wide and the stream
+	// long, so storage grows while bytes held in it sit anywhere.
+	{name: "a long stream arriving around a sliding front, so storage grows with bytes held anywhere in it", catches: "pending-grows-misplaced",
+		capacity: func(r *rand.Rand) uint64 { return 64 + uint64(r.IntN(200)) }, lastOdds: 40, readOdds: 2, stream: 1000, sliding: true},
 }
 
 // randomOps makes inserts that land before, inside and beyond the window,
@@ -179,6 +189,7 @@ var families = []family{
 // where the stream ends); other inserts may run past it into junk.
 func (f family) randomOps(rng *rand.Rand, textLen, end int, capacity uint64, count int) []op {
 	var ops []op
+	front := 0 // where a sliding script's inserts land around
 	for range count {
 		if rng.IntN(f.readOdds) == 0 {
 			ops = append(ops, op{read: true, readAtMost: uint64(rng.IntN(int(capacity) + 2))})
@@ -194,6 +205,12 @@ func (f family) randomOps(rng *rand.Rand, textLen, end int, capacity uint64, cou
 		}
 		first := rng.IntN(textLen + 1)
 		n := rng.IntN(textLen - first + 1)
+		if f.sliding {
+			// From half a window behind the front to a window ahead.
+			first = min(textLen, max(0, front-int(capacity)/2+rng.IntN(int(capacity)*3/2+1)))
+			n = min(rng.IntN(int(capacity)/4+1), textLen-first)
+			front += rng.IntN(int(capacity)/8 + 1)
+		}
 		if f.short {
 			n = min(n, 1+rng.IntN(5))
 		}
@@ -237,9 +254,17 @@ func TestReassemblerMatchesModel(t *testing.T) {
 				if round%50 == 0 {
 					capacity = 0
 				}
-				end := rng.IntN(80)
+				stream := 80
+				if f.stream > 0 {
+					stream = f.stream
+				}
+				end := rng.IntN(stream)
 				text := randomText(rng, end+rng.IntN(f.junk+1))
-				ops := f.randomOps(rng, len(text), end, capacity, 40)
+				count := 40
+				if f.sliding {
+					count = 200
+				}
+				ops := f.randomOps(rng, len(text), end, capacity, count)
 				harness.RunShrunk(t, fmt.Sprintf("round %d of seed %d: capacity %d, stream %q (ends at %d)", round, seed, capacity, text, end),
 					ops, func() *reassembler.Reassembler { return reassembler.New(bytestream.New(capacity)) },
 					func(ops []op) []step { return script(text, uint64(end), capacity, ops) }, smaller)

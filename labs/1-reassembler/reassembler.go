@@ -16,9 +16,15 @@ type Reassembler struct {
 	output *bytestream.ByteStream
 	//lab:solution begin
 	// pending holds bytes that arrived before the bytes ahead of them, in a
-	// ring of the output's capacity: stream byte i is kept at
-	// pending[i % capacity]. Every byte the reassembler may keep lies in
-	// [next, next+capacity), so no two of them share a slot.
+	// ring: stream byte i is kept at pending[i % len(pending)]. Every held
+	// byte lies in [next, end of the last held range), and the ring is kept
+	// at least that long, so no two of them share a slot. It starts empty
+	// and grows (at least doubling, at most to the output's capacity) when
+	// a substring lands past its reach, so memory follows how far ahead
+	// bytes arrive, not the capacity: a connection allowed megabytes that
+	// loses one segment holds about what is in flight behind the hole. It
+	// keeps its size while the stream runs, so that filling holes over and
+	// over allocates nothing, and is dropped once the stream has ended.
 	pending []byte
 	// held lists the stored ranges of stream indexes, sorted, disjoint and
 	// not touching (touching ranges are merged).
@@ -35,6 +41,10 @@ type Reassembler struct {
 
 // span is the half-open range of stream indexes [start, end).
 type span struct{ start, end uint64 }
+
+// minPending is the smallest ring the reassembler takes, so that a few
+// early bytes do not make it grow through every tiny size.
+const minPending = 64
 
 //lab:solution end
 
@@ -80,6 +90,8 @@ func (r *Reassembler) Insert(firstIndex uint64, data []byte, isLastSubstring boo
 	}
 	if r.hasEnd && w.BytesPushed() == r.end {
 		w.Close()
+		// Nothing can be held past the end, and nothing more will come.
+		r.pending = nil
 	}
 	//lab:solution end
 }
@@ -89,15 +101,16 @@ func (r *Reassembler) Insert(firstIndex uint64, data []byte, isLastSubstring boo
 // store keeps data, which starts at index start and lies wholly inside the
 // window, and merges its range into held.
 func (r *Reassembler) store(start uint64, data []byte) {
-	capacity := r.output.Capacity()
-	if r.pending == nil {
-		r.pending = make([]byte, capacity)
-	}
-	at := start % capacity
-	n := copy(r.pending[at:], data)
-	copy(r.pending, data[n:])
-
 	s := span{start, start + uint64(len(data))}
+	reach := s.end
+	if len(r.held) > 0 {
+		reach = max(reach, r.held[len(r.held)-1].end)
+	}
+	if need := reach - r.output.Writer().BytesPushed(); need > uint64(len(r.pending)) {
+		r.grow(need)
+	}
+	put(r.pending, start, data)
+
 	// Find the held ranges that overlap or touch s and replace them by
 	// their union with s.
 	i := 0
@@ -120,6 +133,40 @@ func (r *Reassembler) store(start uint64, data []byte) {
 	}
 	r.held[i] = s
 	r.held = append(r.held[:i+1], r.held[j:]...)
+}
+
+// grow replaces the ring by one at least need bytes long and moves the held
+// bytes into it. Where a byte lives depends on the ring's length, so each
+// held range is copied to its new place, not the ring as a whole. Because
+// the ring at least doubles, all the growing over a stream's life copies
+// fewer bytes than its last ring holds.
+func (r *Reassembler) grow(need uint64) {
+	size := min(max(need, 2*uint64(len(r.pending)), minPending), r.output.Capacity())
+	pending := make([]byte, size)
+	for _, h := range r.held {
+		for i := h.start; i < h.end; {
+			chunk := r.heldChunk(i, h.end)
+			put(pending, i, chunk)
+			i += uint64(len(chunk))
+		}
+	}
+	r.pending = pending
+}
+
+// heldChunk returns the held bytes from index i up to end, or those of them
+// that lie before the end of the ring: the rest wrapped to its start.
+func (r *Reassembler) heldChunk(i, end uint64) []byte {
+	size := uint64(len(r.pending))
+	at := i % size
+	return r.pending[at:min(size, at+(end-i))]
+}
+
+// put copies data into ring as the bytes from stream index i on, wrapping
+// past the ring's end to its start.
+func put(ring []byte, i uint64, data []byte) {
+	at := i % uint64(len(ring))
+	n := copy(ring[at:], data)
+	copy(ring, data[n:])
 }
 
 // forgetFrom drops held bytes at index end and beyond: they arrived before
@@ -145,7 +192,6 @@ func (r *Reassembler) forgetFrom(end uint64) {
 func (r *Reassembler) drain() {
 	w := r.output.Writer()
 	next := w.BytesPushed()
-	capacity := r.output.Capacity()
 	done := 0
 	for _, h := range r.held {
 		if h.start > next {
@@ -154,8 +200,7 @@ func (r *Reassembler) drain() {
 		done++
 		r.heldBytes -= h.end - h.start
 		for i := next; i < h.end; {
-			at := i % capacity
-			chunk := r.pending[at:min(capacity, at+(h.end-i))]
+			chunk := r.heldChunk(i, h.end)
 			w.Push(chunk)
 			i += uint64(len(chunk))
 		}
