@@ -81,6 +81,11 @@ func (g *grading) grade(ctx context.Context) int {
 	}
 	todo := stageSuites(g.cfg.stage)
 	for _, s := range todo {
+		// A stage's own labs must be here; what else a suite needs may
+		// come with a later lab's release (runTests says so per suite).
+		if !strings.HasPrefix(s.pkg, "labs/") {
+			continue
+		}
 		if _, err := os.Stat(filepath.Join(root, s.pkg)); err != nil {
 			g.fatal(fmt.Errorf("%w: %s needs %s, which this tree does not have (not released yet?)", errUsage, g.cfg.stageName, s.pkg))
 			return 2
@@ -287,8 +292,8 @@ func (g *grading) runTests(ctx context.Context, s suite) []check {
 	if _, err := os.Stat(filepath.Join(g.root, s.pkg)); errors.Is(err, fs.ErrNotExist) {
 		// A starter released lab by lab leaves out what needs later labs
 		// (the checks against Linux need the whole stack).
-		return []check{{suite: s, name: s.pkg, status: gotest.Skip,
-			detail: s.pkg + " is not in this tree: it comes with a later lab's release"}}
+		return []check{{suite: s, name: "not run", status: gotest.Skip,
+			detail: s.pkg + " is not in this tree: it comes with a later lab's release (Gradescope runs these checks)"}}
 	}
 	o := gotest.Options{
 		Dir:      g.root,

@@ -1,3 +1,5 @@
+//lab:solution-only
+
 package main
 
 import (

@@ -115,6 +115,13 @@ func Strip(filename string, src []byte, types *Types) (File, error) {
 	return File{Src: res, Regions: len(regions)}, nil
 }
 
+// solutionOnly reports whether the Go file src is marked solution-only,
+// so the starter drops it (and what it imports does not count).
+func solutionOnly(filename string, src []byte) bool {
+	_, only, _ := findRegions(filename, strings.Split(string(src), "\n"))
+	return only
+}
+
 // findRegions pairs the markers and reports whether the file is
 // solution-only.
 func findRegions(filename string, lines []string) ([]region, bool, error) {
