@@ -174,7 +174,7 @@ func (l *lab) checkOffloadPath(t *testing.T, received, sent int) {
 		return
 	}
 	st := l.Stats()
-	t.Logf("offload path (%v): %d super-segments taken whole, checksums %d vouched %d checked; %d datagrams sent in %d writes",
+	t.Logf("offload path (%v): %d super-segments taken whole, %d checksums vouched for and %d checked; %d datagrams sent in %d writes",
 		l.offloads, st.SuperSegments, st.ChecksumsVouched, st.ChecksumsChecked, st.Sent, st.WriteCalls)
 	if received >= 1<<20 {
 		if l.offloads&device.TSO4 == 0 {
