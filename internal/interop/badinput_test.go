@@ -28,6 +28,17 @@ import (
 // dropKinds counts parse failures the way the stack's Stats do.
 type dropKinds struct{ Truncated, BadLength, BadChecksum, Fragments, NotTCP, Malformed uint64 }
 
+func (k dropKinds) counts() []uint64 {
+	return []uint64{k.Truncated, k.BadLength, k.BadChecksum, k.Fragments, k.NotTCP, k.Malformed}
+}
+
+func (k dropKinds) total() (n uint64) {
+	for _, c := range k.counts() {
+		n += c
+	}
+	return n
+}
+
 func classify(b []byte, k *dropKinds) bool {
 	_, err := wire.Parse(b)
 	switch {
@@ -149,9 +160,24 @@ func garbageFlood(t *testing.T, env *sandbox.Env, offload bool) {
 	require.Error(t, err, "port 9 is closed")
 	st := l.Stats()
 	got := dropKinds{st.Truncated, st.BadLength, st.BadChecksum, st.Fragments, st.NotTCP, st.Malformed}
-	require.Equal(t, want, got, "drops by kind (want what wire.Parse says of each datagram sent)")
-	require.Zero(t, st.QueueFull)
 	t.Logf("stack: %+v", st)
+	if l.offloads == 0 {
+		require.Equal(t, want, got, "drops by kind (want what wire.Parse says of each datagram sent)")
+		require.Zero(t, st.QueueFull)
+		return
+	}
+	// Taking super-packets whole, the stack reads into 64 KiB buffers
+	// and queues only as many as hold QueueLimit datagrams of the MTU
+	// (about 190): a flood of small datagrams overflows that whenever
+	// the loop falls behind, which a loaded machine decides. Those are
+	// dropped before they are parsed, so each kind may come up short,
+	// but every datagram of the flood is counted (the transfer's own
+	// may be dropped unread too: TCP sends them again).
+	t.Logf("%d datagrams of the flood dropped unread: the queue was full", st.QueueFull)
+	for i, w := range want.counts() {
+		require.LessOrEqual(t, got.counts()[i], w, "drops of kind %d (Truncated, BadLength, BadChecksum, Fragments, NotTCP, Malformed)", i)
+	}
+	require.GreaterOrEqual(t, got.total()+st.QueueFull, want.total(), "datagrams of the flood, each dropped by kind or unread")
 }
 
 func TestCurlFetchesFromALabListener(t *testing.T) {

@@ -34,6 +34,10 @@ type lab struct {
 	*stack.Stack
 	watch *Watcher
 	env   *sandbox.Env
+	// offloads is what the offload TUN under a batch stack was granted
+	// (the stack then takes super-packets whole and writes in batches);
+	// zero on the plain device, and under impairments (see newLab).
+	offloads device.Offloads
 }
 
 // labConfig says how to build the lab side of a test.
@@ -48,20 +52,33 @@ type labConfig struct {
 func newLab(t *testing.T, env *sandbox.Env, c labConfig) *lab {
 	t.Helper()
 	w := NewWatcher()
+	obs := append([]Observer{w.Observe}, c.observe...)
+	cfg := stack.Config{Addr: env.LabAddr}
+	cfg.Connection.Capacity = c.capacity
+	cfg.ReceiveBuffer = c.capacity
+	cfg.Connection.InitialRTO = testRTO
 	dev := env.Dev
 	if c.offload {
-		dev = offloadDevice(t, env)
+		tun := offloadDevice(t, env)
+		if c.loss == 0 {
+			// The stack's own path on this device: batches both ways,
+			// the kernel's super-packets taken whole.
+			s, err := stack.NewBatch(NewBatchTap(tun, obs...), cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			return &lab{Stack: s, watch: w, env: env, offloads: tun.Offloads()}
+		}
+		// The impairments drop single datagrams of a Device, so with
+		// loss the stack sees the device as one: super-packets split
+		// before our loss cuts them, as a lossy path would.
+		dev = device.Single(tun)
 	}
-	dev = NewTap(dev, append([]Observer{w.Observe}, c.observe...)...)
+	dev = NewTap(dev, obs...)
 	if c.loss > 0 {
 		t.Logf("loss %.0f%% each way, seeds %d (lab→kernel) and %d (kernel→lab)", 100*c.loss, c.seed, c.seed+1)
 		dev = device.Impair(dev, device.Impairment{Loss: c.loss, Seed: c.seed})
 		dev = device.ImpairReads(dev, device.Impairment{Loss: c.loss, Seed: c.seed + 1})
 	}
-	cfg := stack.Config{Addr: env.LabAddr}
-	cfg.Connection.Capacity = c.capacity
-	cfg.ReceiveBuffer = c.capacity
-	cfg.Connection.InitialRTO = testRTO
 	s, err := stack.New(dev, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
@@ -116,12 +133,12 @@ func eachOffloadMode(t *testing.T, body func(t *testing.T, offload bool)) {
 }
 
 // offloadDevice replaces the sandbox's plain tun144 with one opened with
-// every offload the kernel grants, adapted to the one-datagram Device the
-// stack takes. A TUN device without IFF_MULTI_QUEUE takes one opener, so
-// the plain one is closed first, which removes the link; the new one is
-// configured as the sandbox configures its own. A kernel that grants no
-// offload at all skips the test: offload=off covers that device.
-func offloadDevice(t *testing.T, env *sandbox.Env) device.Device {
+// every offload the kernel grants. A TUN device without IFF_MULTI_QUEUE
+// takes one opener, so the plain one is closed first, which removes the
+// link; the new one is configured as the sandbox configures its own. A
+// kernel that grants no offload at all skips the test: offload=off covers
+// that device.
+func offloadDevice(t *testing.T, env *sandbox.Env) *device.OffloadTUN {
 	t.Helper()
 	require.NoError(t, env.Dev.Close())
 	tun, err := device.OpenOffloadTUN(device.DefaultName, sandbox.MTU, device.AllOffloads)
@@ -130,18 +147,45 @@ func offloadDevice(t *testing.T, env *sandbox.Env) device.Device {
 		tun.Close()
 		t.Skipf("%s: the kernel grants no offloads: %v", tun.Name(), tun.Fallback())
 	}
-	dev := device.Single(tun)
 	t.Cleanup(func() {
 		s, o := tun.Stats(), tun.OffloadStats()
-		t.Logf("%s with offloads %v: %d datagrams read in %d reads (%d super-packets), %d written",
-			tun.Name(), tun.Offloads(), s.Read, o.ReadCalls, o.SuperPackets, s.Written)
-		dev.Close()
+		t.Logf("%s with offloads %v: %d datagrams read in %d reads (%d super-packets), %d written in %d writes (%d joined)",
+			tun.Name(), tun.Offloads(), s.Read, o.ReadCalls, o.SuperPackets, s.Written, o.WriteCalls, o.Joined)
+		tun.Close()
 	})
 	require.NoError(t, device.Configure(device.DefaultName, device.Config{MTU: sandbox.MTU}))
 	if why := tun.Fallback(); why != nil {
 		t.Logf("%s: offloads %v, fewer than asked for: %v", tun.Name(), tun.Offloads(), why)
 	}
-	return dev
+	return tun
+}
+
+// checkOffloadPath checks, on a stack over the offload TUN, that the
+// stack took the path it exists for, from what does not depend on timing.
+// The kernel hands a TUN with TSO its bulk data as super-packets whenever
+// it has more than one segment's worth ready, which a download of a
+// megabyte always has at some point: at least one is taken whole. The
+// stack writes what one turn of its loop sends in one call, and its first
+// turn with data sends all the kernel's initial window allows, more than
+// one segment of an upload of 32 KiB or more.
+func (l *lab) checkOffloadPath(t *testing.T, received, sent int) {
+	t.Helper()
+	if l.offloads == 0 {
+		return
+	}
+	st := l.Stats()
+	t.Logf("offload path (%v): %d super-segments taken whole, %d checksums vouched for and %d checked; %d datagrams sent in %d writes",
+		l.offloads, st.SuperSegments, st.ChecksumsVouched, st.ChecksumsChecked, st.Sent, st.WriteCalls)
+	if received >= 1<<20 {
+		if l.offloads&device.TSO4 == 0 {
+			t.Logf("no super-segments to expect: the kernel granted no TSO (%v)", l.offloads)
+		} else {
+			require.Positive(t, st.SuperSegments, "super-segments taken whole in a %s download", sizeName(received))
+		}
+	}
+	if sent >= 32<<10 {
+		require.Less(t, st.WriteCalls, st.Sent, "writes for the datagrams of a %s upload", sizeName(sent))
+	}
 }
 
 // seedFor gives each test its own fixed seed, printed by the test.

@@ -89,7 +89,7 @@ func Open(opts Options) (*Net, error) {
 			return nil, err
 		}
 		n.pcapF = f
-		obs = append(obs, func(_ Dir, at time.Time, b []byte) { _ = pw.WritePacket(at, b) })
+		obs = append(obs, func(_ Dir, at time.Time, b []byte, _ bool) { _ = pw.WritePacket(at, b) })
 	}
 	if opts.Trace != nil {
 		n.trace = NewTracer(opts.Trace)
@@ -164,8 +164,8 @@ func newLadderTracer(w io.Writer) *ladderTracer {
 
 // Observe is the ladder's Tap observer. Datagrams that are not ours (IPv6
 // chatter, garbage) are left out of the picture.
-func (l *ladderTracer) Observe(dir Dir, at time.Time, b []byte) {
-	seg, err := wire.Parse(b)
+func (l *ladderTracer) Observe(dir Dir, at time.Time, b []byte, vouched bool) {
+	seg, err := parseSeen(b, vouched)
 	if err != nil {
 		return
 	}
@@ -201,8 +201,8 @@ type Tracer struct {
 func NewTracer(w io.Writer) *Tracer { return &Tracer{w: bufio.NewWriter(w)} }
 
 // Observe is the Tracer's Tap observer.
-func (t *Tracer) Observe(dir Dir, at time.Time, b []byte) {
-	seg, err := wire.Parse(b)
+func (t *Tracer) Observe(dir Dir, at time.Time, b []byte, vouched bool) {
+	seg, err := parseSeen(b, vouched)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.start.IsZero() {

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tcplab/internal/sandbox"
-	"tcplab/internal/wire"
 )
 
 // probeCounter counts, from the moment the kernel first advertises a zero
@@ -19,8 +18,8 @@ type probeCounter struct {
 	probesAt []time.Duration
 }
 
-func (p *probeCounter) Observe(dir Dir, at time.Time, b []byte) {
-	seg, err := wire.Parse(b)
+func (p *probeCounter) Observe(dir Dir, at time.Time, b []byte, vouched bool) {
+	seg, err := parseSeen(b, vouched)
 	if err != nil {
 		return
 	}

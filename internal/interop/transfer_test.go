@@ -162,4 +162,8 @@ func runTransferOn(t *testing.T, env *sandbox.Env, l *lab, tr transfer) {
 	f := l.waitClosed(t, labConn.LocalAddr(), labConn.RemoteAddr(), 30*time.Second)
 	t.Logf("%v", f)
 	t.Logf("stack: %+v", l.Stats())
+	// The Watcher's own count of the streams, super-packets and all.
+	require.Equal(t, []uint64{uint64(len(labOut)), uint64(len(kernelOut))}, []uint64{f.BytesOut, f.BytesIn},
+		"stream bytes the Watcher saw each way (lab → kernel, kernel → lab)")
+	l.checkOffloadPath(t, len(kernelOut), len(labOut))
 }

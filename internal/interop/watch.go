@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"tcplab/internal/wire"
 	"tcplab/labs/2-receiver"
 )
 
@@ -16,7 +15,13 @@ import (
 type Flow struct {
 	Lab, Peer netip.AddrPort
 
+	// SegmentsOut and SegmentsIn count datagrams: a super-packet the
+	// kernel handed over whole is one, however many segments' payload it
+	// carries. BytesOut and BytesIn are how far each side's stream
+	// reached (retransmissions add nothing), so after a clean close each
+	// is the length of that side's stream.
 	SegmentsOut, SegmentsIn uint64
+	BytesOut, BytesIn       uint64
 	// ZeroWindowsOut counts segments on which we advertised a window of
 	// zero: each makes the peer wait for a probe (Linux: 200 ms and up).
 	ZeroWindowsOut uint64
@@ -64,9 +69,9 @@ func (f Flow) Closed() bool {
 func (f Flow) Done() bool { return f.Closed() || f.RSTOut || f.RSTIn }
 
 func (f Flow) String() string {
-	return fmt.Sprintf("%v ⇄ %v: out %d (retx %d, zero windows %d in %d spells: %d reopened unprompted, %d probed) in %d (retx %d, probes %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v late %d",
-		f.Lab, f.Peer, f.SegmentsOut, f.RetransmitsOut, f.ZeroWindowsOut, f.ZeroWindowSpells, f.ReopenedUnprompted, f.ProbedSpells,
-		f.SegmentsIn, f.RetransmitsIn, f.ProbesIn,
+	return fmt.Sprintf("%v ⇄ %v: out %d B, %d segments (retx %d, zero windows %d in %d spells: %d reopened unprompted, %d probed) in %d B, %d segments (retx %d, probes %d) FIN out=%v acked=%v in=%v acked=%v RST out=%v in=%v late %d",
+		f.Lab, f.Peer, f.BytesOut, f.SegmentsOut, f.RetransmitsOut, f.ZeroWindowsOut, f.ZeroWindowSpells, f.ReopenedUnprompted, f.ProbedSpells,
+		f.BytesIn, f.SegmentsIn, f.RetransmitsIn, f.ProbesIn,
 		f.FINOut, f.FINOutAcked, f.FINIn, f.FINInAcked, f.RSTOut, f.RSTIn, f.LateRSTs)
 }
 
@@ -88,8 +93,8 @@ func NewWatcher() *Watcher {
 }
 
 // Observe is the Watcher's Tap observer.
-func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
-	seg, err := wire.Parse(b)
+func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte, vouched bool) {
+	seg, err := parseSeen(b, vouched)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
@@ -114,11 +119,11 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 	// Our side's segment: what it sends, and what it acknowledges of the
 	// kernel's; the kernel's the other way round.
 	sent, nxt, finSent, finEnd, rst := &f.sentOut, &f.nxtOut, &f.FINOut, &f.finOutEnd, &f.RSTOut
-	retx, segs := &f.RetransmitsOut, &f.SegmentsOut
+	retx, segs, bytes := &f.RetransmitsOut, &f.SegmentsOut, &f.BytesOut
 	peerFIN, peerFINEnd, peerFINAcked := &f.FINIn, &f.finInEnd, &f.FINInAcked
 	if dir == In {
 		sent, nxt, finSent, finEnd, rst = &f.sentIn, &f.nxtIn, &f.FINIn, &f.finInEnd, &f.RSTIn
-		retx, segs = &f.RetransmitsIn, &f.SegmentsIn
+		retx, segs, bytes = &f.RetransmitsIn, &f.SegmentsIn, &f.BytesIn
 		peerFIN, peerFINEnd, peerFINAcked = &f.FINOut, &f.finOutEnd, &f.FINOutAcked
 		if f.ackedOut && s.SequenceLength() == 0 && s.Seqno == f.ackOut-1 {
 			f.ProbesIn++
@@ -158,6 +163,7 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 		if *sent && s.Seqno.Less(*nxt) {
 			*retx++
 		}
+		*bytes += newBytes(s, *sent, *nxt)
 		if !*sent || nxt.Less(end) {
 			*nxt, *sent = end, true
 		}
@@ -170,6 +176,25 @@ func (w *Watcher) Observe(dir Dir, _ time.Time, b []byte) {
 	}
 	close(w.changed)
 	w.changed = make(chan struct{})
+}
+
+// newBytes is how far s's payload takes the stream past nxt, one past the
+// highest sequence number sent before (if anything was: sent). A gap
+// counts as soon as something beyond it is seen: a datagram lost before
+// the Tap saw it leaves one, and its retransmission fills it.
+func newBytes(s receiver.SenderMessage, sent bool, nxt receiver.Wrap32) uint64 {
+	n := uint64(len(s.Payload))
+	if !sent {
+		return n
+	}
+	end := s.Seqno + receiver.Wrap32(n)
+	if s.SYN {
+		end++
+	}
+	if nxt.Less(end) {
+		return uint64(uint32(end - nxt))
+	}
+	return 0
 }
 
 // Flows returns every connection seen, in the order they began.

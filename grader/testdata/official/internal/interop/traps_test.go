@@ -48,7 +48,7 @@ func watchPcap(t *testing.T, file string, lab netip.Addr) *Watcher {
 		if len(data) >= 20 && netip.AddrFrom4([4]byte(data[12:16])) == lab {
 			dir = Out
 		}
-		w.Observe(dir, ci.Timestamp, data)
+		w.Observe(dir, ci.Timestamp, data, false)
 	}
 }
 
@@ -276,7 +276,7 @@ func TestStrayIPv6IsIgnoredAndCounted(t *testing.T) {
 			// The lab first: with offloads it makes tun144 anew, and
 			// the address must be on that link.
 			var sent atomic.Uint64 // every datagram the lab wrote
-			countOut := func(dir Dir, _ time.Time, _ []byte) {
+			countOut := func(dir Dir, _ time.Time, _ []byte, _ bool) {
 				if dir == Out {
 					sent.Add(1)
 				}
