@@ -10,7 +10,7 @@ import (
 
 // TIME_WAIT without the connection. The side that closed first lingers
 // (10 × InitialRTO after the last segment it received, as the lab
-// Connection does) in case its last ACK was lost and the peer's FIN comes
+// Connection does, and at least minTimeWait) in case its last ACK was lost and the peer's FIN comes
 // again. A whole lab Connection holds both its streams' buffers through
 // that wait, so a server's memory followed its connection rate, not its
 // concurrency (256 KiB per connection for 10 s: 350-880 MiB for 1 KiB
@@ -39,10 +39,19 @@ func (tc *tcb) canForget(st connection.State) bool {
 	return st == connection.TIME_WAIT && tc.closed && tc.inTable && !tc.read.waiting && !tc.write.waiting && tc.dial == nil
 }
 
+// minTimeWait is the shortest a TIME_WAIT record lingers, whatever the
+// Connection's RTO. The wait is for the peer's retransmitted FIN, and the
+// peer's timer, not ours, says when that comes: Linux's starts at 200 ms or
+// more and doubles, so with our ACK lost and one of its retransmissions
+// lost too, the next FIN comes 1.2 s or more after the last. A Connection
+// configured with a short RTO (10 × 100 ms lingers 1 s) would answer that
+// FIN with an RST; a record costs a few hundred bytes, so it waits longer.
+const minTimeWait = 5 * time.Second
+
 // forget replaces tc by a TIME_WAIT record.
 func (s *Stack) forget(tc *tcb) {
 	c := tc.conn()
-	linger := 10 * c.Config().InitialRTO
+	linger := max(10*c.Config().InitialRTO, minTimeWait)
 	tw := &timeWait{ack: c.EmptyMessage(), left: linger - tc.ep.idle, linger: linger}
 	tc.remove()
 	s.timeWaits[tc.key] = tw

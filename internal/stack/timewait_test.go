@@ -58,6 +58,35 @@ func TestAClosedConnectionLingersAsARecord(t *testing.T) {
 	})
 }
 
+// With a short RTO the Connection would linger only 1 s (10 × 100 ms), but
+// the peer's retransmitted FIN keeps the peer's own, backed-off time: the
+// record waits at least minTimeWait and answers it with the ACK, not RST.
+func TestTimeWaitOutlastsAPeersBackedOffFIN(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := Config{}
+		cfg.Connection.InitialRTO = 100 * time.Millisecond
+		s, p, stop := newPeer(t, cfg)
+		defer stop()
+		c, port, iss := dialPeer(t, s, p, 1460)
+		require.NoError(t, c.Close())
+		require.Equal(t, "AF", flagsOf(p.recv()))
+		p.send(80, port, msg("AF", peerISN+1, iss+2, 65535, ""), 0)
+		wantACK := seen{Flags: "A", Seq: iss + 2, Ack: peerISN + 2}
+		require.Empty(t, diffSeen(wantACK, seenOf(p.recv()), false), "the peer's FIN is acknowledged")
+
+		// Our ACK was lost, and so was the peer's first retransmission:
+		// its FIN comes again 1.2 s later.
+		time.Sleep(1200 * time.Millisecond)
+		p.send(80, port, msg("AF", peerISN+1, iss+2, 65535, ""), 0)
+		if d := diffSeen(wantACK, seenOf(p.recv()), false); d != "" {
+			t.Fatalf("the FIN again, past 10 × RTO, is acknowledged again (-want +got):\n%s", d)
+		}
+		time.Sleep(minTimeWait + time.Second)
+		_, records := tables(s)
+		require.Zero(t, records, "the record expires minTimeWait after the last segment")
+	})
+}
+
 func TestANewSYNEndsTimeWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s, p, stop := newPeer(t, Config{})
