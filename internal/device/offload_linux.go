@@ -359,6 +359,15 @@ func (t *OffloadTUN) deliver(in []byte, bufs [][]byte, sizes []int, offset, coun
 		t.bad.Add(1)
 		return count
 	}
+	if t.whole.Load() && offset >= Headroom {
+		// A reader of whole datagrams reads a header before each: the
+		// split segments carry checksums just computed from what the
+		// kernel vouched for, so say so, rather than leave the buffer's
+		// stale bytes there.
+		for i := count; i < count+k; i++ {
+			VirtioNetHdr{Flags: VirtioDataValid}.Encode(bufs[i][offset-Headroom:])
+		}
+	}
 	return count + k
 }
 

@@ -204,10 +204,15 @@ func TestOffloadTUNAgainstLinux(t *testing.T) {
 		want    device.Offloads
 		offload bool
 		whole   bool
+		// small: whole, but into buffers of the MTU, so each super-packet
+		// is split after all; the buffers start full of 0xff, so a split
+		// segment without its own header reads as garbage.
+		small bool
 	}{
-		{"with offloads: super-packets in, split; segments out, joined", device.AllOffloads, true, false},
-		{"with offloads: super-packets handed over whole", device.AllOffloads, true, true},
-		{"without offloads: a datagram per read and per write", 0, false, false},
+		{"with offloads: super-packets in, split; segments out, joined", device.AllOffloads, true, false, false},
+		{"with offloads: super-packets handed over whole", device.AllOffloads, true, true, false},
+		{"with offloads: whole asked, buffers too small: split, each with its header", device.AllOffloads, true, true, true},
+		{"without offloads: a datagram per read and per write", 0, false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sandbox.Run(t, func(t *testing.T, env *sandbox.Env) {
@@ -250,6 +255,11 @@ func TestOffloadTUNAgainstLinux(t *testing.T) {
 				})
 
 				p := newTCPPeer(t, dev, netip.MustParseAddrPort(l.Addr().String()), tc.whole)
+				if tc.small {
+					for i := range p.bufs {
+						p.bufs[i] = bytes.Repeat([]byte{0xff}, device.Headroom+dev.MTU())
+					}
+				}
 				p.connect()
 				before := dev.OffloadStats()
 				got := p.receive(down)
@@ -257,6 +267,10 @@ func TestOffloadTUNAgainstLinux(t *testing.T) {
 				st, in := dev.OffloadStats(), dev.Stats()
 				t.Logf("download: %d datagrams in %d reads, %d of them super-packets", in.Read, st.ReadCalls, st.SuperPackets)
 				switch {
+				case tc.small:
+					require.NotZero(t, st.SuperPackets-before.SuperPackets, "the kernel sent no super-packet")
+					require.LessOrEqual(t, p.largest, dev.MTU(), "nothing larger than the buffers")
+					require.Greater(t, in.Read, 2*st.ReadCalls, "super-packets split into the buffers")
 				case tc.whole:
 					require.NotZero(t, st.SuperPackets-before.SuperPackets, "the kernel sent no super-packet")
 					require.Greater(t, p.largest, dev.MTU(), "super-packets come whole, larger than the MTU")
