@@ -246,18 +246,17 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 	if cfg.ReceiveBuffer == 0 {
 		cfg.ReceiveBuffer = DefaultReceiveBuffer
 	}
-	rxSize, rxBatch, limit := device.Headroom+mtu, max(1, dev.BatchSize()), cfg.QueueLimit
+	rxSize, rxBatch, smallSize := device.Headroom+mtu, max(1, dev.BatchSize()), 0
 	txCap := device.Headroom + mtu
 	var vnet, tso bool
 	if w, ok := dev.(wholeReader); ok && w.Offloads()&device.VnetHdr != 0 {
 		w.SetWhole(true)
 		vnet = true
 		// One read is one datagram of up to 64 KiB: a few buffers that
-		// size are plenty, and the queue holds as many bytes as
-		// QueueLimit datagrams of the MTU would.
-		rxSize = device.Headroom + wire.MaxDatagramLen
+		// size are plenty; what is no larger than the MTU is copied out
+		// (rxQueue).
+		rxSize, smallSize = device.Headroom+wire.MaxDatagramLen, device.Headroom+mtu
 		rxBatch = min(rxBatch, wholeReadBatch)
-		limit = max(wholeReadBatch, int(int64(cfg.QueueLimit)*int64(device.Headroom+mtu)/int64(rxSize)))
 		if w.Offloads()&device.TSO4 != 0 {
 			// The device joins segments into the first one's buffer.
 			txCap = device.Headroom + wire.MaxDatagramLen
@@ -284,7 +283,10 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 		ports:     newPortPicker(),
 		cookies:   newCookieJar(time.Now()),
 	}
-	s.rx.limit = limit
+	// As many bytes as QueueLimit datagrams of the MTU take, and at least
+	// a batch of the reader's buffers.
+	s.rx.limit = max(cfg.QueueLimit*(device.Headroom+mtu), wholeReadBatch*rxSize)
+	s.rx.smallSize = smallSize
 	// A callback rather than a channel in the loop's select: one channel
 	// fewer to lock on every turn of a busy loop.
 	s.timer = time.AfterFunc(time.Hour, func() {
@@ -361,12 +363,22 @@ func (s *Stack) post(f func()) error {
 // in practice (TCP's windows bound what is in flight) so the reader never
 // waits for the loop; a limit guards against floods. Buffers go round:
 // the reader reads into them, the loop takes them, and they come back to
-// the free list, so a busy stack allocates none.
+// the free lists, so a busy stack allocates none.
+//
+// On a device that hands over super-packets whole the reader's buffers
+// are 64 KiB each, and most datagrams (ACKs, a flood's small junk) are
+// far smaller: those are copied into a buffer of the MTU (small) and the
+// big one is read into again. The limit is on the bytes the queued
+// buffers take, so a flood of small datagrams queues as many of them as a
+// plain device would, and super-packets as many as fit the same memory.
 type rxQueue struct {
-	mu    sync.Mutex
-	q     [][]byte // whole buffers cut at their datagram's end (it starts at device.Headroom)
-	free  [][]byte // buffers at full length
-	limit int
+	mu        sync.Mutex
+	q         [][]byte // whole buffers cut at their datagram's end (it starts at device.Headroom)
+	free      [][]byte // buffers of the reader's size, at full length
+	smallFree [][]byte // buffers of smallSize, at full length
+	queued    int      // bytes the queued buffers take (their capacity)
+	limit     int      // the most bytes queued
+	smallSize int      // 0: every datagram keeps the buffer it was read into
 }
 
 func (q *rxQueue) len() int {
@@ -377,21 +389,31 @@ func (q *rxQueue) len() int {
 
 // put queues the first n datagrams read into bufs (bufs[i] holds one of
 // sizes[i] bytes at device.Headroom), puts fresh buffers of size bytes in
-// their places, and returns how many did not fit. A datagram that did not
-// fit keeps its buffer, to be read into again.
+// the places of those it keeps, and returns how many did not fit. A
+// datagram that did not fit, or was copied, leaves its buffer to be read
+// into again.
 func (q *rxQueue) put(bufs [][]byte, sizes []int, n, size int) (dropped int) {
 	q.mu.Lock()
 	for i := range n {
-		if len(q.q) >= q.limit {
+		b := bufs[i][:device.Headroom+sizes[i]]
+		copied := len(b) <= q.smallSize
+		take := cap(bufs[i])
+		if copied {
+			take = q.smallSize
+		}
+		if q.queued+take > q.limit {
 			dropped++
 			continue
 		}
-		q.q = append(q.q, bufs[i][:device.Headroom+sizes[i]])
+		q.queued += take
+		if copied {
+			q.q = append(q.q, append(pop(&q.smallFree, q.smallSize)[:0], b...))
+			continue
+		}
+		q.q = append(q.q, b)
 		bufs[i] = nil
-		if k := len(q.free); k > 0 {
-			bufs[i] = q.free[k-1]
-			q.free[k-1] = nil
-			q.free = q.free[:k-1]
+		if len(q.free) > 0 {
+			bufs[i] = pop(&q.free, 0)
 		}
 	}
 	q.mu.Unlock()
@@ -403,12 +425,28 @@ func (q *rxQueue) put(bufs [][]byte, sizes []int, n, size int) (dropped int) {
 	return dropped
 }
 
+// pop takes the last buffer of a free list, or makes one of size bytes if
+// the list is empty.
+func pop(list *[][]byte, size int) []byte {
+	k := len(*list)
+	if k == 0 {
+		return make([]byte, size)
+	}
+	b := (*list)[k-1]
+	(*list)[k-1] = nil
+	*list = (*list)[:k-1]
+	return b
+}
+
 // take moves at most n queued datagrams into dst and reports whether more
 // are waiting.
 func (q *rxQueue) take(dst [][]byte, n int) ([][]byte, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n = min(n, len(q.q))
+	for _, b := range q.q[:n] {
+		q.queued -= cap(b)
+	}
 	dst = append(dst, q.q[:n]...)
 	rest := copy(q.q, q.q[n:])
 	clear(q.q[rest:])
@@ -416,12 +454,16 @@ func (q *rxQueue) take(dst [][]byte, n int) ([][]byte, bool) {
 	return dst, rest > 0
 }
 
-// recycle returns taken buffers to the free list.
+// recycle returns taken buffers to their free list.
 func (q *rxQueue) recycle(bufs [][]byte) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, b := range bufs {
-		q.free = append(q.free, b[:cap(b)])
+		if q.smallSize > 0 && cap(b) == q.smallSize {
+			q.smallFree = append(q.smallFree, b[:cap(b)])
+		} else {
+			q.free = append(q.free, b[:cap(b)])
+		}
 	}
 }
 
