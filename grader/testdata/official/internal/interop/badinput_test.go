@@ -161,23 +161,11 @@ func garbageFlood(t *testing.T, env *sandbox.Env, offload bool) {
 	st := l.Stats()
 	got := dropKinds{st.Truncated, st.BadLength, st.BadChecksum, st.Fragments, st.NotTCP, st.Malformed}
 	t.Logf("stack: %+v", st)
-	if l.offloads == 0 {
-		require.Equal(t, want, got, "drops by kind (want what wire.Parse says of each datagram sent)")
-		require.Zero(t, st.QueueFull)
-		return
-	}
-	// Taking super-packets whole, the stack reads into 64 KiB buffers
-	// and queues only as many as hold QueueLimit datagrams of the MTU
-	// (about 190): a flood of small datagrams overflows that whenever
-	// the loop falls behind, which a loaded machine decides. Those are
-	// dropped before they are parsed, so each kind may come up short,
-	// but every datagram of the flood is counted (the transfer's own
-	// may be dropped unread too: TCP sends them again).
-	t.Logf("%d datagrams of the flood dropped unread: the queue was full", st.QueueFull)
-	for i, w := range want.counts() {
-		require.LessOrEqual(t, got.counts()[i], w, "drops of kind %d (Truncated, BadLength, BadChecksum, Fragments, NotTCP, Malformed)", i)
-	}
-	require.GreaterOrEqual(t, got.total()+st.QueueFull, want.total(), "datagrams of the flood, each dropped by kind or unread")
+	// Both kinds of device queue as many small datagrams (the stack copies
+	// them out of a whole-reading device's 64 KiB buffers), so the flood
+	// fits the queue either way and every datagram is judged.
+	require.Equal(t, want, got, "drops by kind (want what wire.Parse says of each datagram sent)")
+	require.Zero(t, st.QueueFull)
 }
 
 func TestCurlFetchesFromALabListener(t *testing.T) {
