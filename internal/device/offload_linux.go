@@ -278,11 +278,18 @@ func (t *OffloadTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 		count = t.deliver(t.rbuf[:n], bufs, sizes, offset, 0)
 	}
 	var opErr error
+	whole := t.rbuf != nil && t.whole.Load() && offset >= Headroom
 	err := t.rc.Read(func(fd uintptr) bool {
 		for count < len(bufs) {
 			into := t.rbuf
-			if into == nil {
+			// A whole-datagram reader's buffer that holds the largest
+			// read is read into directly: no copy out of rbuf.
+			direct := whole && len(bufs[count])-(offset-Headroom) >= len(t.rbuf)
+			switch {
+			case into == nil:
 				into = bufs[count][offset:]
+			case direct:
+				into = bufs[count][offset-Headroom:]
 			}
 			n, err := unix.Read(int(fd), into)
 			switch {
@@ -298,6 +305,13 @@ func (t *OffloadTUN) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 			if t.rbuf == nil {
 				sizes[count] = n
 				count++
+				continue
+			}
+			if direct {
+				if _, ok := t.header(into[:n]); ok {
+					sizes[count] = n - VirtioNetHdrLen
+					count++
+				}
 				continue
 			}
 			k := t.deliver(into[:n], bufs, sizes, offset, count)
@@ -336,13 +350,9 @@ func (t *OffloadTUN) SetWhole(whole bool) { t.whole.Store(whole) }
 // count, or -1 if it does not fit the buffers left and some are already
 // filled.
 func (t *OffloadTUN) deliver(in []byte, bufs [][]byte, sizes []int, offset, count int) int {
-	hdr, err := DecodeVirtioNetHdr(in)
-	if err != nil {
-		t.bad.Add(1)
+	hdr, ok := t.header(in)
+	if !ok {
 		return count
-	}
-	if hdr.GSOType != VirtioGSONone {
-		t.superPkts.Add(1)
 	}
 	if t.whole.Load() && offset >= Headroom && len(bufs[count])-offset >= len(in)-VirtioNetHdrLen {
 		sizes[count] = copy(bufs[count][offset-Headroom:], in) - VirtioNetHdrLen
@@ -369,6 +379,20 @@ func (t *OffloadTUN) deliver(in []byte, bufs [][]byte, sizes []int, offset, coun
 		}
 	}
 	return count + k
+}
+
+// header decodes the virtio header of one read and counts it: a
+// super-packet, or a datagram dropped for a header that does not decode.
+func (t *OffloadTUN) header(in []byte) (VirtioNetHdr, bool) {
+	hdr, err := DecodeVirtioNetHdr(in)
+	if err != nil {
+		t.bad.Add(1)
+		return hdr, false
+	}
+	if hdr.GSOType != VirtioGSONone {
+		t.superPkts.Add(1)
+	}
+	return hdr, true
 }
 
 // Write sends the datagrams at bufs[i][offset:]; offset must be at least
