@@ -264,16 +264,15 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 		}
 	}
 	s := &Stack{
-		dev:     dev,
-		addr:    cfg.Addr,
-		mtu:     mtu,
-		mss:     int(wire.MSSForMTU(mtu)),
-		cfg:     cfg,
-		vnet:    vnet,
-		rxSize:  rxSize,
-		rxBatch: rxBatch,
-		tx: txBatch{cap: txCap, max: max(1, min(dev.BatchSize(), txBatchMax)), tso: tso,
-			out: make(chan txWrite), back: make(chan [][]byte, 1), finished: make(chan struct{})},
+		dev:       dev,
+		addr:      cfg.Addr,
+		mtu:       mtu,
+		mss:       int(wire.MSSForMTU(mtu)),
+		cfg:       cfg,
+		vnet:      vnet,
+		rxSize:    rxSize,
+		rxBatch:   rxBatch,
+		tx:        txBatch{cap: txCap, max: max(1, min(dev.BatchSize(), txBatchMax)), tso: tso},
 		reqs:      make(chan func()),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
@@ -297,7 +296,6 @@ func NewBatch(dev device.BatchDevice, cfg Config) (*Stack, error) {
 	s.timer.Stop()
 	s.wg.Add(2)
 	go s.reader()
-	go s.writer()
 	go s.loop()
 	return s, nil
 }
@@ -556,7 +554,6 @@ func (s *Stack) poke() {
 func (s *Stack) loop() {
 	defer s.wg.Done()
 	defer close(s.exited)
-	defer s.stopWriter()
 	defer s.shutdown()
 	for !s.stopping {
 		select {
@@ -716,56 +713,12 @@ func (s *Stack) refuse(seg wire.Segment) {
 // one call at the turn's end (flush): a device with TSO joins a
 // connection's consecutive segments into one super-packet. Its buffers
 // are kept from turn to turn.
-//
-// The write itself is the writer goroutine's. Writing to a TUN device
-// runs the kernel's side of the exchange in the writer's system call: an
-// ACK we write is taken in by Linux's TCP, which sends the next data
-// there and then. Done by the loop, that held up every connection for
-// about a sixth of its time; done beside it, the two overlap. Two sets of
-// buffers go round: the loop fills one while the writer writes the other,
-// and a turn waits only if the writer has not finished the last.
 type txBatch struct {
 	bufs [][]byte // bufs[:n] are queued, each a datagram at device.Headroom
 	n    int
 	cap  int // each buffer's capacity: room to join segments on a TSO device
 	max  int // the most datagrams in one write
 	tso  bool
-
-	spare    [][]byte     // the other set of buffers, when the writer has none
-	writing  bool         // the writer has a set
-	out      chan txWrite // to the writer
-	back     chan [][]byte
-	finished chan struct{} // closed when the writer has returned
-}
-
-// txWrite is one set of buffers for the writer, bufs[:n] to be written.
-type txWrite struct {
-	bufs [][]byte
-	n    int
-}
-
-// writer writes what flush hands it, in order, and hands the buffers
-// back. It is the only goroutine that writes to the device.
-func (s *Stack) writer() {
-	defer close(s.tx.finished)
-	for w := range s.tx.out {
-		n, err := s.dev.Write(w.bufs[:w.n], device.Headroom)
-		s.stats.writeCalls.Add(1)
-		s.stats.sent.Add(uint64(n))
-		if err != nil {
-			// What was not sent is lost, as a datagram is: TCP retransmits.
-			s.stats.writeErrors.Add(uint64(w.n - n))
-		}
-		s.tx.back <- w.bufs
-	}
-}
-
-// stopWriter sends what is queued and waits until the writer has written
-// everything, so that nothing is written after the loop has exited.
-func (s *Stack) stopWriter() {
-	s.flush()
-	close(s.tx.out)
-	<-s.tx.finished
 }
 
 // txBatchMax caps a write batch: enough for a 64 KiB super-packet of
@@ -789,14 +742,14 @@ func (s *Stack) sendWithOptions(seg wire.Segment, opts []byte) {
 	t.n++
 }
 
-// flush hands the datagrams queued in this turn to the writer, for one
-// device Write.
+// flush writes the datagrams queued in this turn, in one device Write.
 func (s *Stack) flush() {
 	t := &s.tx
 	if t.n == 0 {
 		return
 	}
 	bufs := t.bufs[:t.n]
+	t.n = 0
 	if t.tso {
 		// PSH ends a super-packet: only a burst's last segment keeps it,
 		// as when Linux's TSO cuts one up.
@@ -806,11 +759,13 @@ func (s *Stack) flush() {
 			}
 		}
 	}
-	if t.writing {
-		t.spare = <-t.back
+	n, err := s.dev.Write(bufs, device.Headroom)
+	s.stats.writeCalls.Add(1)
+	s.stats.sent.Add(uint64(n))
+	if err != nil {
+		// What was not sent is lost, as a datagram is: TCP retransmits.
+		s.stats.writeErrors.Add(uint64(len(bufs) - n))
 	}
-	t.out <- txWrite{bufs: t.bufs, n: t.n}
-	t.bufs, t.spare, t.n, t.writing = t.spare, nil, 0, true
 }
 
 // newConnection makes a Connection from the template. It sends at most
