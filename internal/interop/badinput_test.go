@@ -28,17 +28,6 @@ import (
 // dropKinds counts parse failures the way the stack's Stats do.
 type dropKinds struct{ Truncated, BadLength, BadChecksum, Fragments, NotTCP, Malformed uint64 }
 
-func (k dropKinds) counts() []uint64 {
-	return []uint64{k.Truncated, k.BadLength, k.BadChecksum, k.Fragments, k.NotTCP, k.Malformed}
-}
-
-func (k dropKinds) total() (n uint64) {
-	for _, c := range k.counts() {
-		n += c
-	}
-	return n
-}
-
 func classify(b []byte, k *dropKinds) bool {
 	_, err := wire.Parse(b)
 	switch {
