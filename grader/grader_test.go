@@ -260,6 +260,17 @@ func TestReportIsSizedForAPerson(t *testing.T) {
 		g.report([]check{{suite: s, name: "TestA/x", status: gotest.Pass}, {suite: s, name: "TestB", status: gotest.Pass}})
 		require.Equal(t, "  ✓ 2 checks passed 0.00s\n", stripColor(out.String()))
 	})
+	t.Run("speed checks not measured are one line", func(t *testing.T) {
+		b := suite{name: "byte stream speed", pkg: "labs/0-bytestream", bench: "^BenchmarkByteStream$"}
+		why := "not measured: fix the failing checks above first"
+		var out bytes.Buffer
+		g := &grading{cfg: config{stdout: &out, stderr: &out}}
+		g.report([]check{
+			{suite: b, name: "BenchmarkByteStream/pop=4096", status: gotest.Fail, detail: why},
+			{suite: b, name: "BenchmarkByteStream/pop=32", status: gotest.Fail, detail: why},
+		})
+		require.Equal(t, "  ✗ BenchmarkByteStream (2 checks): "+why+"\n", stripColor(out.String()))
+	})
 	t.Run("-v shows every failure in full and every check", func(t *testing.T) {
 		var out bytes.Buffer
 		g := &grading{cfg: config{stdout: &out, stderr: &out, verbose: true}}
