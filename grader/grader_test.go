@@ -121,6 +121,13 @@ func TestCondense(t *testing.T) {
 				strings.TrimSuffix(strings.Repeat("            │ SYN seq=1         │\n", 30), "\n"),
 		},
 		{
+			name: "a panic the harness caught is not blamed on the runtime's panic.go",
+			out: "    panic.go:336: panic: runtime error: invalid memory address or nil pointer dereference\n" +
+				"          at labs/0-bytestream/bytestream.go:65 ((*Writer).HasError)\n",
+			want: "panic: runtime error: invalid memory address or nil pointer dereference\n" +
+				"  at labs/0-bytestream/bytestream.go:65 ((*Writer).HasError)",
+		},
+		{
 			name: "plain messages lose their indentation",
 			out:  "    x_test.go:9: seed 1\n    x_test.go:10: got 3, want 4\n",
 			want: "x_test.go:9: seed 1\nx_test.go:10: got 3, want 4",

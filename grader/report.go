@@ -243,6 +243,10 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) 
 
 var logHeader = regexp.MustCompile(`^ {4}\S+\.go:\d+: ?`)
 
+// runtimeHeader is the header of a message logged by a deferred function
+// during a panic: the testing package names its caller, the runtime.
+var runtimeHeader = regexp.MustCompile(`^ {4}panic\.go:\d+: `)
+
 // condense picks out of a failing test's output what a student needs: the
 // harness's "steps so far / ✗ step / diff" block when there is one, else the
 // panic and the frames in lab code, else the test's own messages.
@@ -277,6 +281,15 @@ func condense(out string) string {
 		}
 	}
 	lines = dropTestifyNoise(lines)
+	// A panic the harness recovered is logged from a deferred function,
+	// so its header names the runtime's panic.go: no line of the test's
+	// own, and the panic's own "at labs/..." line says where it was. The
+	// message then stands where its continuation lines do.
+	for i, l := range lines {
+		if m := runtimeHeader.FindString(l); m != "" {
+			lines[i] = "        " + l[len(m):]
+		}
+	}
 	// Plain t.Error/t.Fatal messages, without the file:line headers'
 	// indentation; at most 20 lines of words (a ladder the test drew
 	// comes whole: half a picture explains nothing).
