@@ -417,3 +417,45 @@ func withSandbox(t *testing.T, err error) {
 	sandboxAvailable = func() error { return err }
 	t.Cleanup(func() { sandboxAvailable = saved })
 }
+
+// -run that names a lab 0 check builds nothing for the checks against
+// Linux, and the reverse; a pattern the grader cannot judge runs the suite.
+func TestRunThatMatchesNoneOfASuiteBuildsNothing(t *testing.T) {
+	root, err := findRoot("")
+	require.NoError(t, err)
+	var webget, bytestream suite
+	for _, s := range stageSuites(0) {
+		switch {
+		case s.pkg == interopPkg:
+			webget = s
+		case s.bench == "":
+			bytestream = s
+		}
+	}
+	cases := []struct {
+		run                string
+		webget, bytestream bool // matches none
+	}{
+		{"TestByteStreamBasics", true, false},
+		{"^TestByteStreamBasics$/^a_new_stream_is_empty_and_open$", true, false},
+		{"TestWebget", false, true},
+		{"TestTransfersWithLinux", true, true}, // interop's, but not webget's suite
+		{"Peek|Webget", false, false},
+		{"[a/b]", false, false}, // a slash inside brackets: left to go test
+		{"", false, false},
+	}
+	for _, c := range cases {
+		g := &grading{root: root}
+		if c.run != "" {
+			g.cfg.run = regexp.MustCompile(c.run)
+		}
+		require.Equal(t, c.webget, g.runMatchesNone(webget), "-run %q, webget", c.run)
+		require.Equal(t, c.bytestream, g.runMatchesNone(bytestream), "-run %q, byte stream", c.run)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check0", "-run", "TestByteStreamBasics"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	require.Contains(t, stdout.String(), "webget over Linux's TCP (internal/interop)\n  (no checks matched)")
+	require.NotContains(t, stderr.String(), "internal/interop: building", "nothing is built for the checks against Linux")
+}
