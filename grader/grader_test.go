@@ -128,6 +128,24 @@ func TestCondense(t *testing.T) {
 				"  at labs/0-bytestream/bytestream.go:65 ((*Writer).HasError)",
 		},
 		{
+			name: "a failure inside the sandbox reads as one outside it",
+			out: "    run.go:80: sandbox|     transfer_test.go:120: seed 84\n" +
+				"    run.go:80: sandbox|     transfer_test.go:162: \n" +
+				"    run.go:80: sandbox|         \tError Trace:\t/work/internal/interop/helpers_test.go:253\n" +
+				"    run.go:80: sandbox|         \t            \t\t\t\t/work/internal/sandbox/run.go:184\n" +
+				"    run.go:80: sandbox|         \tError:      \tShould be true\n" +
+				"    run.go:80: sandbox|         \tTest:       \tTestTransfersWithLinux/x\n" +
+				"    run.go:80: sandbox|         \tMessages:   \tthe connection ended, but not cleanly\n" +
+				"    run.go:80: sandbox| \n" +
+				"    transfer_test.go:110: sandbox: the test failed inside (exit: exit status 1)\n",
+			want: "transfer_test.go:120: seed 84\n" +
+				"transfer_test.go:162:\n" +
+				"Error: Should be true\n" +
+				"Messages: the connection ended, but not cleanly\n" +
+				"\n" +
+				"transfer_test.go:110: sandbox: the test failed inside (exit: exit status 1)",
+		},
+		{
 			name: "plain messages lose their indentation",
 			out:  "    x_test.go:9: seed 1\n    x_test.go:10: got 3, want 4\n",
 			want: "x_test.go:9: seed 1\nx_test.go:10: got 3, want 4",
@@ -344,6 +362,8 @@ func TestHeadlineIsTheFailureInOneLine(t *testing.T) {
 		{"extra_test.go:175: seed 1\nextra_test.go:209: seed 1, round 4: no SYN", "— extra_test.go:209: seed 1, round 4: no SYN"},
 		{"panic: runtime error: index out of range [recovered, repanicked]\n  at labs/x.go:1 (f)", "— panic: runtime error: index out of range"},
 		{strings.Repeat("x", 200), "— " + strings.Repeat("x", 89) + "…"},
+		{"transfer_test.go:120: seed 84\ntransfer_test.go:162:\nError: Should be true\nMessages: the connection ended, but not cleanly", "— Messages: the connection ended, but not cleanly"},
+		{"x_test.go:9:\nx_test.go:10: got 3, want 4", "— x_test.go:10: got 3, want 4"},
 	}
 	for _, c := range cases {
 		require.Equal(t, c.want, headline(c.detail))
