@@ -121,6 +121,31 @@ func TestCondense(t *testing.T) {
 				strings.TrimSuffix(strings.Repeat("            │ SYN seq=1         │\n", 30), "\n"),
 		},
 		{
+			name: "a panic the harness caught is not blamed on the runtime's panic.go",
+			out: "    panic.go:336: panic: runtime error: invalid memory address or nil pointer dereference\n" +
+				"          at labs/0-bytestream/bytestream.go:65 ((*Writer).HasError)\n",
+			want: "panic: runtime error: invalid memory address or nil pointer dereference\n" +
+				"  at labs/0-bytestream/bytestream.go:65 ((*Writer).HasError)",
+		},
+		{
+			name: "a failure inside the sandbox reads as one outside it",
+			out: "    run.go:80: sandbox|     transfer_test.go:120: seed 84\n" +
+				"    run.go:80: sandbox|     transfer_test.go:162: \n" +
+				"    run.go:80: sandbox|         \tError Trace:\t/work/internal/interop/helpers_test.go:253\n" +
+				"    run.go:80: sandbox|         \t            \t\t\t\t/work/internal/sandbox/run.go:184\n" +
+				"    run.go:80: sandbox|         \tError:      \tShould be true\n" +
+				"    run.go:80: sandbox|         \tTest:       \tTestTransfersWithLinux/x\n" +
+				"    run.go:80: sandbox|         \tMessages:   \tthe connection ended, but not cleanly\n" +
+				"    run.go:80: sandbox| \n" +
+				"    transfer_test.go:110: sandbox: the test failed inside (exit: exit status 1)\n",
+			want: "transfer_test.go:120: seed 84\n" +
+				"transfer_test.go:162:\n" +
+				"Error: Should be true\n" +
+				"Messages: the connection ended, but not cleanly\n" +
+				"\n" +
+				"transfer_test.go:110: sandbox: the test failed inside (exit: exit status 1)",
+		},
+		{
 			name: "plain messages lose their indentation",
 			out:  "    x_test.go:9: seed 1\n    x_test.go:10: got 3, want 4\n",
 			want: "x_test.go:9: seed 1\nx_test.go:10: got 3, want 4",
@@ -260,6 +285,17 @@ func TestReportIsSizedForAPerson(t *testing.T) {
 		g.report([]check{{suite: s, name: "TestA/x", status: gotest.Pass}, {suite: s, name: "TestB", status: gotest.Pass}})
 		require.Equal(t, "  ✓ 2 checks passed 0.00s\n", stripColor(out.String()))
 	})
+	t.Run("speed checks not measured are one line", func(t *testing.T) {
+		b := suite{name: "byte stream speed", pkg: "labs/0-bytestream", bench: "^BenchmarkByteStream$"}
+		why := "not measured: fix the failing checks above first"
+		var out bytes.Buffer
+		g := &grading{cfg: config{stdout: &out, stderr: &out}}
+		g.report([]check{
+			{suite: b, name: "BenchmarkByteStream/pop=4096", status: gotest.Fail, detail: why},
+			{suite: b, name: "BenchmarkByteStream/pop=32", status: gotest.Fail, detail: why},
+		})
+		require.Equal(t, "  ✗ BenchmarkByteStream (2 checks): "+why+"\n", stripColor(out.String()))
+	})
 	t.Run("-v shows every failure in full and every check", func(t *testing.T) {
 		var out bytes.Buffer
 		g := &grading{cfg: config{stdout: &out, stderr: &out, verbose: true}}
@@ -326,6 +362,8 @@ func TestHeadlineIsTheFailureInOneLine(t *testing.T) {
 		{"extra_test.go:175: seed 1\nextra_test.go:209: seed 1, round 4: no SYN", "— extra_test.go:209: seed 1, round 4: no SYN"},
 		{"panic: runtime error: index out of range [recovered, repanicked]\n  at labs/x.go:1 (f)", "— panic: runtime error: index out of range"},
 		{strings.Repeat("x", 200), "— " + strings.Repeat("x", 89) + "…"},
+		{"transfer_test.go:120: seed 84\ntransfer_test.go:162:\nError: Should be true\nMessages: the connection ended, but not cleanly", "— Messages: the connection ended, but not cleanly"},
+		{"x_test.go:9:\nx_test.go:10: got 3, want 4", "— x_test.go:10: got 3, want 4"},
 	}
 	for _, c := range cases {
 		require.Equal(t, c.want, headline(c.detail))
@@ -398,4 +436,46 @@ func withSandbox(t *testing.T, err error) {
 	saved := sandboxAvailable
 	sandboxAvailable = func() error { return err }
 	t.Cleanup(func() { sandboxAvailable = saved })
+}
+
+// -run that names a lab 0 check builds nothing for the checks against
+// Linux, and the reverse; a pattern the grader cannot judge runs the suite.
+func TestRunThatMatchesNoneOfASuiteBuildsNothing(t *testing.T) {
+	root, err := findRoot("")
+	require.NoError(t, err)
+	var webget, bytestream suite
+	for _, s := range stageSuites(0) {
+		switch {
+		case s.pkg == interopPkg:
+			webget = s
+		case s.bench == "":
+			bytestream = s
+		}
+	}
+	cases := []struct {
+		run                string
+		webget, bytestream bool // matches none
+	}{
+		{"TestByteStreamBasics", true, false},
+		{"^TestByteStreamBasics$/^a_new_stream_is_empty_and_open$", true, false},
+		{"TestWebget", false, true},
+		{"TestTransfersWithLinux", true, true}, // interop's, but not webget's suite
+		{"Peek|Webget", false, false},
+		{"[a/b]", false, false}, // a slash inside brackets: left to go test
+		{"", false, false},
+	}
+	for _, c := range cases {
+		g := &grading{root: root}
+		if c.run != "" {
+			g.cfg.run = regexp.MustCompile(c.run)
+		}
+		require.Equal(t, c.webget, g.runMatchesNone(webget), "-run %q, webget", c.run)
+		require.Equal(t, c.bytestream, g.runMatchesNone(bytestream), "-run %q, byte stream", c.run)
+	}
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check0", "-run", "TestByteStreamBasics"}, &stdout, &stderr)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	require.Contains(t, stdout.String(), "webget over Linux's TCP (internal/interop)\n  (no checks matched)")
+	require.NotContains(t, stderr.String(), "internal/interop: building", "nothing is built for the checks against Linux")
 }

@@ -53,6 +53,12 @@ func (g *grading) report(cs []check) {
 		return
 	}
 	if cs[0].suite.bench != "" {
+		if len(cs) > 1 && !g.cfg.verbose && allNotMeasured(cs) {
+			// One reason stands for every measurement: a line each would
+			// repeat it.
+			g.printf("  %s %s %s: %s\n", mark(gotest.Fail), benchName(cs[0].suite.bench), faint("("+plural(len(cs), "check")+")"), cs[0].detail)
+			return
+		}
 		for _, c := range cs {
 			g.printf("  %s %s: %s\n", mark(c.status), c.name, c.detail)
 			if c.status == gotest.Fail && c.output != "" && !strings.Contains(c.detail, "Gbit/s") && !strings.HasPrefix(c.detail, "not measured") {
@@ -168,19 +174,27 @@ func (r *suiteReport) leaf(c check, name string, indent int) {
 }
 
 // headline is a failure in one line: its failing step (the harness's
-// "✗ 3. expect closed"), else its first line of detail that says more than
-// a seed.
+// "✗ 3. expect closed"), else the message a testify check was given (what
+// its author says went wrong), else its first line of detail that says more
+// than a seed.
 func headline(detail string) string {
-	first := ""
+	first, message := "", ""
 	for _, l := range strings.Split(detail, "\n") {
 		t := strings.TrimSpace(l)
 		if strings.HasPrefix(t, "✗ ") {
-			first = t
+			first, message = t, ""
 			break
 		}
-		if first == "" && t != "" && !seedOnly.MatchString(strings.TrimSpace(logHeader.ReplaceAllString("    "+t, ""))) {
+		if message == "" && strings.HasPrefix(t, "Messages: ") {
+			message = t
+		}
+		said := strings.TrimSpace(logHeader.ReplaceAllString("    "+t, ""))
+		if first == "" && said != "" && !seedOnly.MatchString(said) {
 			first = t
 		}
+	}
+	if message != "" {
+		first = message
 	}
 	// A recovered panic's note adds nothing to a line.
 	first = strings.NewReplacer(" [recovered, repanicked]", "", " [recovered]", "").Replace(first)
@@ -237,11 +251,34 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) 
 
 var logHeader = regexp.MustCompile(`^ {4}\S+\.go:\d+: ?`)
 
+// relayed is the header sandbox.Run puts on each line a test printed inside
+// the sandbox, the child's own line after it.
+var relayed = regexp.MustCompile(`^ {4}\S+\.go:\d+: sandbox\|( |$)`)
+
+// unrelay gives back the lines a test printed inside the sandbox as it
+// printed them, so that its failure reads as any other test's: its seed and
+// messages, its steps or testify's message, without a relay header on each
+// line and testify's trace through the sandbox's frames.
+func unrelay(lines []string) []string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if m := relayed.FindString(l); m != "" {
+			l = l[len(m):]
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// runtimeHeader is the header of a message logged by a deferred function
+// during a panic: the testing package names its caller, the runtime.
+var runtimeHeader = regexp.MustCompile(`^ {4}panic\.go:\d+: `)
+
 // condense picks out of a failing test's output what a student needs: the
 // harness's "steps so far / ✗ step / diff" block when there is one, else the
 // panic and the frames in lab code, else the test's own messages.
 func condense(out string) string {
-	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	lines := unrelay(strings.Split(strings.TrimRight(out, "\n"), "\n"))
 	// The harness block: from "steps so far:" (or the first "✗ N.") to the
 	// next log message.
 	for i, l := range lines {
@@ -271,6 +308,15 @@ func condense(out string) string {
 		}
 	}
 	lines = dropTestifyNoise(lines)
+	// A panic the harness recovered is logged from a deferred function,
+	// so its header names the runtime's panic.go: no line of the test's
+	// own, and the panic's own "at labs/..." line says where it was. The
+	// message then stands where its continuation lines do.
+	for i, l := range lines {
+		if m := runtimeHeader.FindString(l); m != "" {
+			lines[i] = "        " + l[len(m):]
+		}
+	}
 	// Plain t.Error/t.Fatal messages, without the file:line headers'
 	// indentation; at most 20 lines of words (a ladder the test drew
 	// comes whole: half a picture explains nothing).
@@ -470,4 +516,15 @@ func dropTestifyNoise(lines []string) []string {
 		}
 	}
 	return out
+}
+
+// allNotMeasured reports whether a speed suite's checks all failed
+// unmeasured, for the one reason that its package's tests fail.
+func allNotMeasured(cs []check) bool {
+	for _, c := range cs {
+		if c.status != gotest.Fail || !strings.HasPrefix(c.detail, "not measured") {
+			return false
+		}
+	}
+	return true
 }
