@@ -232,6 +232,44 @@ func TestAckAndRST(t *testing.T) {
 	}...))
 }
 
+// TestAbort: Abort is given code, but it leans on State, Active and an
+// acceptable RST's handling, and it decides what goes out. RFC 793's ABORT
+// call sends <SEQ=SND.NXT><CTL=RST> from a synchronized state, and nothing
+// from LISTEN, where nothing was sent to reset; once the connection is over
+// there is nothing left to abort. (Kills gremlins' CONDITIONALS_NEGATION
+// mutant of Abort's LISTEN test, which would reset a listener and let an
+// established connection go on as if never aborted.)
+func TestAbort(t *testing.T) {
+	var cases []smCase
+	for _, st := range []State{SYN_RECEIVED, ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1} {
+		next := isn + 1
+		if st == FIN_WAIT_1 {
+			next = isn + 2 // the FIN is numbered
+		}
+		cases = append(cases, smCase{
+			name: "in " + st.String() + " an RST goes out and the connection is reset",
+			steps: steps(into(st), []step{
+				abort(), expectRST(next),
+				expectState(RESET), expectActive(false), expectBothStreamsFailed(),
+				// Aborted is over: nothing more comes out of it.
+				abort(), tick(100 * rto), write("x"), receive(at(peer + 1).data("y")),
+				expectNothingSent(),
+			})})
+	}
+	runCases(t, append(cases, []smCase{
+		{name: "in LISTEN there is nothing to abort: nothing is sent and it still listens",
+			steps: steps(into(LISTEN), []step{
+				abort(), expectNothingSent(), expectState(LISTEN), expectActive(true),
+				receive(at(peer).syn().win(full)),
+				expectSent(at(isn).syn().ack(peer + 1).win(full)),
+			})},
+		{name: "a closed connection has nothing to abort",
+			steps: steps(into(CLOSED), []step{abort(), expectNothingSent(), expectState(CLOSED)})},
+		{name: "a reset connection has nothing to abort",
+			steps: steps(into(RESET), []step{abort(), expectNothingSent(), expectState(RESET)})},
+	}...))
+}
+
 func TestConnect(t *testing.T) {
 	runCases(t, []smCase{
 		{name: "connect sends a SYN alone", steps: steps(into(SYN_SENT), []step{expectActive(true)})},

@@ -23,6 +23,15 @@
 // that no test covers as lived; the threshold is checked on the efficacy
 // once the listed equivalent mutants are set aside, since they cannot be
 // killed.
+//
+// gremlins gives each mutant's test run the time its coverage run took,
+// times a coefficient, and calls a mutant that overruns it TIMED OUT: the
+// lab's tests hung on it (a loop that never ends), which counts as neither
+// killed nor lived. A coverage run served from Go's test cache takes a
+// fraction of a second, and then every mutant, which must be compiled,
+// "times out" and the score says nothing; so the coverage run is made to
+// run for real (-count=1), the coefficient is generous, and a lab where
+// more than a quarter of the mutants time out fails.
 package main
 
 import (
@@ -58,6 +67,7 @@ const equivalentFile = "labs/gremlins-equivalent.txt"
 
 func main() {
 	workers := flag.Int("workers", 2, "gremlins workers (the machine may be shared: keep it small)")
+	coefficient := flag.Int("timeout-coefficient", 10, "a mutant's test run may take this many times the coverage run")
 	gremlins := flag.String("gremlins", "gremlins", "the gremlins binary")
 	list := flag.String("equivalent", equivalentFile, "the list of equivalent mutants")
 	flag.Usage = func() {
@@ -65,13 +75,13 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if err := run(*gremlins, *workers, *list, flag.Args(), os.Stdout); err != nil {
+	if err := run(*gremlins, *workers, *coefficient, *list, flag.Args(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "mutation-score:", err)
 		os.Exit(1)
 	}
 }
 
-func run(gremlins string, workers int, listPath string, dirs []string, out io.Writer) error {
+func run(gremlins string, workers, coefficient int, listPath string, dirs []string, out io.Writer) error {
 	f, err := os.Open(listPath)
 	if err != nil {
 		return err
@@ -105,7 +115,7 @@ func run(gremlins string, workers int, listPath string, dirs []string, out io.Wr
 	failed := false
 	for _, t := range targets {
 		start := time.Now()
-		results, err := unleash(gremlins, workers, t.dir)
+		results, err := unleash(gremlins, workers, coefficient, t.dir)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t.dir, err)
 		}
@@ -120,7 +130,10 @@ func run(gremlins string, workers int, listPath string, dirs []string, out io.Wr
 		if s.efficacy() < t.threshold {
 			fmt.Fprintf(out, "  efficacy %.1f%% is below the threshold %.0f%%\n", s.efficacy(), t.threshold)
 		}
-		if len(s.unlisted) > 0 || len(s.stale) > 0 || s.efficacy() < t.threshold {
+		if s.tooManyTimedOut() {
+			fmt.Fprintf(out, "  %d of %d mutants timed out: gremlins' timeout was too short for this machine, so the score says nothing; run it again with a larger -timeout-coefficient\n", s.timedOut, s.mutants())
+		}
+		if len(s.unlisted) > 0 || len(s.stale) > 0 || s.efficacy() < t.threshold || s.tooManyTimedOut() {
 			failed = true
 		}
 	}
@@ -195,14 +208,18 @@ func parseReport(dir string, data []byte) ([]mutant, error) {
 }
 
 // unleash runs gremlins on one package and returns its results.
-func unleash(gremlins string, workers int, dir string) ([]mutant, error) {
+func unleash(gremlins string, workers, coefficient int, dir string) ([]mutant, error) {
 	tmp, err := os.CreateTemp("", "gremlins-*.json")
 	if err != nil {
 		return nil, err
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(gremlins, "unleash", "--workers", fmt.Sprint(workers), "-o", tmp.Name(), "./"+dir)
+	cmd := exec.Command(gremlins, "unleash", "--workers", fmt.Sprint(workers),
+		"--timeout-coefficient", fmt.Sprint(coefficient), "-o", tmp.Name(), "./"+dir)
+	// gremlins times the mutants against its coverage run: a cached one
+	// would time them all out.
+	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -count=1"))
 	// gremlins prints a line per mutant as it goes: on stderr, it shows
 	// progress through a run that takes minutes without mixing with the
 	// score on stdout.
@@ -223,6 +240,14 @@ type result struct {
 	unlisted                            []mutant // lived or not covered, and not listed
 	stale                               []string // listed, and not living
 }
+
+// mutants is how many mutants gremlins ran the tests on.
+func (r result) mutants() int { return r.killed + r.lived + r.timedOut }
+
+// tooManyTimedOut reports whether so many mutants timed out that the run
+// more likely measured a timeout too short for the machine than tests that
+// hang: the labs' real hangs are a few mutants each.
+func (r result) tooManyTimedOut() bool { return 4*r.timedOut > r.mutants() }
 
 // efficacy is the percentage of killable mutants that were killed.
 func (r result) efficacy() float64 {

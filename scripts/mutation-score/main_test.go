@@ -72,4 +72,24 @@ func TestScore(t *testing.T) {
 	}, r.unlisted)
 	require.Equal(t, []string{dir + "/bytestream.go:60:7 CONDITIONALS_NEGATION"}, r.stale)
 	require.InDelta(t, 100.0/3, r.efficacy(), 0.01)
+	require.False(t, r.tooManyTimedOut(), "1 of 5 timed out")
+}
+
+// A run where most mutants time out measured gremlins' timeout, not the
+// checks (a coverage run served from the test cache makes it tiny): it
+// must fail, though nothing lived.
+func TestMostlyTimedOutFails(t *testing.T) {
+	cases := []struct {
+		r    result
+		fail bool
+	}{
+		{result{killed: 0, timedOut: 26}, true},
+		{result{killed: 3, lived: 0, timedOut: 2}, true},
+		{result{killed: 59, lived: 6, timedOut: 3}, false},
+		{result{killed: 3, lived: 1, timedOut: 1}, false},
+		{result{}, false},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.fail, tc.r.tooManyTimedOut(), "%+v", tc.r)
+	}
 }

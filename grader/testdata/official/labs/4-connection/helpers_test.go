@@ -159,6 +159,11 @@ func tick(d time.Duration) step {
 	})
 }
 
+// abort has the application (or the stack) give up on the connection.
+func abort() step {
+	return harness.Do("abort", func(e *endpoint) { e.c.Abort(e.transmit) })
+}
+
 // write has the application write data, then lets the connection push.
 func write(data string) step {
 	name := fmt.Sprintf("write %q", data)
@@ -235,6 +240,20 @@ func expectSent(want ...seg) step {
 }
 
 func expectNothingSent() step { return expectSent() }
+
+// expectRST checks that exactly one message was sent since the last
+// expectation of them, an RST numbered seqno (RFC 793's <SEQ=SND.NXT>
+// <CTL=RST>); its other fields mean nothing to the peer.
+func expectRST(seqno receiver.Wrap32) step {
+	return harness.Check(fmt.Sprintf("sent [RST seqno=%d]", seqno), func(e *endpoint) error {
+		got := e.sent
+		e.sent = nil
+		if len(got) != 1 || !got[0].IsRST() || got[0].Sender.Seqno != seqno {
+			return fmt.Errorf("at t=%v sent %s, want one RST with seqno=%d", e.now, describe(got), seqno)
+		}
+		return nil
+	})
+}
 
 // expectInbound reads everything the connection received so far.
 func expectInbound(want string) step {
