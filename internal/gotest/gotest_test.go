@@ -198,3 +198,20 @@ func TestFloodIsBounded(t *testing.T) {
 	require.LessOrEqual(t, len(out), maxOutput+len(cutNote)+1)
 	require.True(t, strings.Contains(out, "output cut"), "%d bytes kept, ending %q", len(out), out[max(0, len(out)-200):])
 }
+
+// Many tests that each flood cost the runner a bounded amount together, not
+// a bounded amount each: 24 tests print 1.5 MiB apiece, and the run keeps
+// at most maxRunOutput of it all.
+func TestFloodOfManyTestsIsBounded(t *testing.T) {
+	rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./floodmany", Timeout: 2 * time.Minute, Budget: 3 * time.Minute})
+	require.NoError(t, err)
+	require.Len(t, rs, 25)
+	kept := 0
+	for _, r := range rs {
+		require.Equal(t, Pass, r.Status, r.Name)
+		kept += len(r.Output)
+	}
+	require.LessOrEqual(t, kept, maxRunOutput+len(rs)*len(runCutNote))
+	last := rs[len(rs)-2].Output // TestFlood/23
+	require.True(t, strings.Contains(last, "the package printed more than 16 MiB"), "%d bytes kept of all, %d of the last flood", kept, len(last))
+}
