@@ -86,6 +86,7 @@ func (g *grading) results() gsResults {
 				t.Status = "failed"
 			}
 		}
+		t.Output = clipOutput(t.Output)
 		score += t.Score
 		r.Tests = append(r.Tests, t)
 		if c.suite.bench != "" && c.gbits > 0 {
@@ -97,6 +98,19 @@ func (g *grading) results() gsResults {
 		r.Output += "grader: " + g.failure.Error() + "\n"
 	}
 	return r
+}
+
+// maxTestOutput bounds what results.json carries for one check. A
+// failure's report is a few hundred bytes; lab code that returns a megabyte
+// of data makes it a megabyte for every check that prints the data, and
+// results.json hundreds of them.
+const maxTestOutput = 32 << 10
+
+func clipOutput(s string) string {
+	if len(s) <= maxTestOutput {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxTestOutput], "") + "\n… (cut: more than 32 KiB)\n"
 }
 
 func displayName(name string) string {

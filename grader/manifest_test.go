@@ -4,7 +4,9 @@ package main
 
 import (
 	"io/fs"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -44,6 +46,16 @@ func TestEveryStageTotals100(t *testing.T) {
 			}
 			require.Equal(t, 10000, cents, "the max_scores add up to 100.00")
 			require.Equal(t, 100.0, r.Score, "a full pass")
+
+			// A passing check whose name the manifest does not hold earns
+			// nothing, in a full pass or a failing one.
+			s := stageSuites(n)[0]
+			g.checks = append(g.checks, check{suite: s, name: "TestForged", status: gotest.Pass})
+			forged := g.results()
+			require.Equal(t, 100.0, forged.Score, "a forged name adds nothing to a full pass")
+			last := forged.Tests[len(forged.Tests)-1]
+			require.Equal(t, 0.0, last.MaxScore, last.Name)
+			require.Equal(t, 0.0, last.Score, last.Name)
 
 			// One check failing costs exactly its own points.
 			g.checks[0].status = gotest.Fail
@@ -136,4 +148,19 @@ func TestComplete(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A check's output in results.json is bounded, however much of the lab's
+// data the check printed: results.json stays a report, not a dump.
+func TestResultsOutputIsBounded(t *testing.T) {
+	s := stageSuites(0)[0]
+	name := theManifest.checks(s)[0]
+	huge := "peek returned " + strings.Repeat("é", 1<<20)
+	g := &grading{cfg: config{stage: 0, stageName: "check0"}, checks: []check{{suite: s, name: name, status: gotest.Fail, detail: huge}}}
+	r := g.results()
+	out := r.Tests[0].Output
+	require.LessOrEqual(t, len(out), maxTestOutput+64)
+	require.True(t, utf8.ValidString(out))
+	require.True(t, strings.HasPrefix(out, "peek returned é"), "%.40q", out)
+	require.True(t, strings.HasSuffix(out, "(cut: more than 32 KiB)\n"), "%q", out[max(0, len(out)-40):])
 }

@@ -198,6 +198,12 @@ var Catalogue = []Attack{
 		Edits: map[string][2]string{lab0 + "bytestream.go": {"func (r *Reader) Peek() []byte {\n\t// TODO: your code here.\n\treturn nil", "func (r *Reader) Peek() []byte {\n\treturn []byte(\"\\n" + forgedLines + "\")"}},
 	},
 	{
+		Name: "flood-in-data", Stage: "check0", Want: Contained,
+		Why:   "allowed code returns 900 KiB from Peek, which each failing check that peeks prints (quoted, several times over): a flood of output and of results.json with no print in the lab (before the run's and results' bounds, 7.9 MB of results.json and 79 MB of grader memory at check0)",
+		Files: map[string]string{lab0 + "flood.go": "package bytestream\n\nvar flood = func() []byte {\n\tb := make([]byte, 900<<10)\n\tfor i := range b {\n\t\tb[i] = byte(i)\n\t}\n\treturn b\n}()\n"},
+		Edits: map[string][2]string{lab0 + "bytestream.go": {"func (r *Reader) Peek() []byte {\n\t// TODO: your code here.\n\treturn nil", "func (r *Reader) Peek() []byte {\n\treturn flood"}},
+	},
+	{
 		Name: "go-work", Stage: "check0", Want: Contained,
 		Why:   "a go.work at the root swaps a module the tests use (go-cmp) for a directory of the student's: here one that does not exist, so honouring it would fail every build",
 		Files: map[string]string{"go.work": "go 1.26.0\n\nuse .\n\nreplace github.com/google/go-cmp => ./forged-cmp\n"},

@@ -174,7 +174,7 @@ func runOnce(ctx context.Context, o Options, c *collector) (runEnd, error) {
 	// Its own process group, so a timeout kills the test binary too, not
 	// only the go command that started it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: o.Credential}
-	var stderr bytes.Buffer
+	var stderr boundedBuffer
 	cmd.Stderr = &stderr
 	// Our own pipe rather than StdoutPipe: reading it can be given a
 	// deadline, for when a process the tests left behind holds it open.
@@ -433,8 +433,8 @@ type test struct {
 	bench    string
 	order    int
 	isBench  bool
-	benchOut string // a benchmark's output line so far
-	failNote string
+	benchOut string          // a benchmark's output line so far
+	failNote strings.Builder // why it failed, when the runner knows more than the test said
 }
 
 // collector accumulates events over one or more child processes.
@@ -451,9 +451,13 @@ type collector struct {
 	buildOut      strings.Builder
 	pkgOutput     strings.Builder
 	lastFailed    *test
+	kept          int                       // bytes of output kept so far, every buffer together
+	cut           map[*strings.Builder]bool // buffers that were cut: nothing more goes in
 }
 
-func newCollector() *collector { return &collector{tests: map[string]*test{}} }
+func newCollector() *collector {
+	return &collector{tests: map[string]*test{}, cut: map[*strings.Builder]bool{}}
+}
 
 func (c *collector) get(name string) *test {
 	t := c.tests[name]
@@ -474,7 +478,7 @@ var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+(\d+\s+.*)$`)
 func (c *collector) add(ev Event) {
 	switch ev.Action {
 	case "build-output":
-		keep(&c.buildOut, ev.Output)
+		c.keep(&c.buildOut, ev.Output)
 		return
 	case "build-fail":
 		c.buildFailed = c.buildOut.String()
@@ -486,10 +490,10 @@ func (c *collector) add(ev Event) {
 			c.started, c.capture = 0, 0
 			c.binaryStarted = true
 		case "output":
-			keep(&c.pkgOutput, ev.Output)
+			c.keep(&c.pkgOutput, ev.Output)
 			if c.capture > 0 && c.lastFailed != nil {
 				c.capture--
-				c.lastFailed.failNote = capped(c.lastFailed.failNote + ev.Output)
+				c.keep(&c.lastFailed.failNote, ev.Output)
 			}
 			if m := benchLine.FindStringSubmatch(strings.TrimRight(ev.Output, "\n")); m != nil {
 				// A benchmark's result line comes as package output.
@@ -554,10 +558,10 @@ func (c *collector) add(ev Event) {
 		}
 		if c.capture > 0 && c.lastFailed != nil && c.lastFailed != t {
 			c.capture--
-			c.lastFailed.failNote = capped(c.lastFailed.failNote + ev.Output)
+			c.keep(&c.lastFailed.failNote, ev.Output)
 			return
 		}
-		keep(&t.out, ev.Output)
+		c.keep(&t.out, ev.Output)
 		c.notePanic(ev.Output)
 	case "pass", "fail", "skip", "bench":
 		t.running, t.decided = false, true
@@ -583,8 +587,8 @@ func (c *collector) notePanic(out string) {
 		return
 	}
 	c.crashed = true
-	if t := c.lastFailed; t != nil && t.failNote == "" {
-		t.failNote = out
+	if t := c.lastFailed; t != nil && t.failNote.Len() == 0 {
+		c.keep(&t.failNote, out)
 		c.capture = 40
 	}
 }
@@ -634,7 +638,11 @@ func (c *collector) overdue(limit time.Duration) string {
 func (c *collector) fail(name, why string) {
 	t := c.get(name)
 	t.running, t.decided, t.status = false, true, Fail
-	t.failNote = why
+	// The runner's own words, replacing whatever was noted: not charged
+	// to the run's bound.
+	t.failNote.Reset()
+	delete(c.cut, &t.failNote)
+	t.failNote.WriteString(why)
 }
 
 // failRunning fails every leaf still marked running: the process it ran in
@@ -690,11 +698,11 @@ func (c *collector) results() []Result {
 	var rs []Result
 	for _, t := range ts {
 		out := t.out.String()
-		if t.failNote != "" {
+		if note := t.failNote.String(); note != "" {
 			if out != "" && !strings.HasSuffix(out, "\n") {
 				out += "\n"
 			}
-			out += strings.TrimRight(t.failNote, "\n") + "\n"
+			out += strings.TrimRight(note, "\n") + "\n"
 		}
 		if t.isBench && t.bench == "" && !t.decided {
 			t.status = Fail
@@ -708,25 +716,57 @@ func (c *collector) results() []Result {
 // package's): a test that prints a gigabyte costs the grader a megabyte.
 const maxOutput = 1 << 20
 
-const cutNote = "\n… (output cut: more than 1 MiB)\n"
+// maxRunOutput bounds what one Run keeps of everything the package printed,
+// all its tests and reruns together: a thousand tests that print a
+// megabyte each (lab code that returns a megabyte of data, printed by
+// every failing check) cost the grader 16 MiB, not a gigabyte.
+const maxRunOutput = 16 << 20
 
-// keep appends s to b up to maxOutput, then notes the cut once (the note
-// takes b past maxOutput, which ends the writing).
-func keep(b *strings.Builder, s string) {
-	n := b.Len()
-	switch {
-	case n > maxOutput:
-	case n+len(s) <= maxOutput:
+const (
+	cutNote    = "\n… (output cut: more than 1 MiB)\n"
+	runCutNote = "\n… (output cut: the package printed more than 16 MiB)\n"
+)
+
+// keep appends s to b within b's bound (maxOutput) and what is left of the
+// run's (maxRunOutput), then notes the cut once and takes no more into b.
+func (c *collector) keep(b *strings.Builder, s string) {
+	if c.cut[b] {
+		return
+	}
+	room := max(0, min(maxOutput-b.Len(), maxRunOutput-c.kept))
+	if len(s) <= room {
 		b.WriteString(s)
-	default:
-		b.WriteString(s[:maxOutput-n])
-		b.WriteString(cutNote)
+		c.kept += len(s)
+		return
 	}
+	b.WriteString(s[:room])
+	c.kept += room
+	if b.Len() >= maxOutput {
+		b.WriteString(cutNote)
+	} else {
+		b.WriteString(runCutNote)
+	}
+	c.cut[b] = true
 }
 
-func capped(s string) string {
-	if len(s) > maxOutput {
-		return s[:maxOutput] + cutNote
-	}
-	return s
+// boundedBuffer keeps the first maxOutput bytes written to it: the go
+// command's own stderr, which a run cannot otherwise bound.
+type boundedBuffer struct {
+	b   strings.Builder
+	cut bool
 }
+
+func (w *boundedBuffer) Write(p []byte) (int, error) {
+	switch room := maxOutput - w.b.Len(); {
+	case w.cut:
+	case len(p) <= room:
+		w.b.Write(p)
+	default:
+		w.b.Write(p[:room])
+		w.b.WriteString(cutNote)
+		w.cut = true
+	}
+	return len(p), nil
+}
+
+func (w *boundedBuffer) String() string { return w.b.String() }

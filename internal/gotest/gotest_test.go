@@ -148,6 +148,46 @@ func TestRunEndsWhenTheBinaryDoes(t *testing.T) {
 	require.NoError(t, syscall.Kill(pid, 0), "the orphan is still alive, so the run did not wait for it to end")
 }
 
+// Locally the runner is all that stands between a test's processes and the
+// grader's next run: whatever a test left in its run's process group is
+// gone when Run returns, however the run ended.
+func TestRunEndsItsProcessGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	t.Setenv("GOTEST_GROUP_PID", pidFile)
+	var pid int
+	t.Cleanup(func() {
+		if pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./group", Timeout: time.Minute, Budget: 2 * time.Minute})
+	require.NoError(t, err)
+	require.Equal(t, []outcome{{"TestLeavesAProcessInTheGroup", Pass}}, outcomes(rs))
+	b, err := os.ReadFile(pidFile)
+	require.NoError(t, err, "the test started its process")
+	pid, err = strconv.Atoi(string(b))
+	require.NoError(t, err)
+	// SIGKILL was sent before Run returned: the process dies as soon as
+	// it is scheduled (a zombie at most, then, waiting to be reaped). The
+	// deadline only bounds a failure: a process that was never signalled
+	// sleeps its 60 s.
+	for deadline := time.Now().Add(30 * time.Second); !killed(pid) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ = os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	require.True(t, killed(pid), "pid %d, left in the run's process group, outlived the run: %s", pid, b)
+}
+
+// killed reports whether process pid is gone or dead (a zombie).
+func killed(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i >= 0 && len(stat) > i+2 && (stat[i+2] == 'Z' || stat[i+2] == 'X')
+}
+
 // A flood of output costs the runner a bounded amount of memory, and the
 // tests after it still report.
 func TestFloodIsBounded(t *testing.T) {
@@ -157,4 +197,21 @@ func TestFloodIsBounded(t *testing.T) {
 	out := rs[0].Output
 	require.LessOrEqual(t, len(out), maxOutput+len(cutNote)+1)
 	require.True(t, strings.Contains(out, "output cut"), "%d bytes kept, ending %q", len(out), out[max(0, len(out)-200):])
+}
+
+// Many tests that each flood cost the runner a bounded amount together, not
+// a bounded amount each: 24 tests print 1.5 MiB apiece, and the run keeps
+// at most maxRunOutput of it all.
+func TestFloodOfManyTestsIsBounded(t *testing.T) {
+	rs, err := Run(context.Background(), Options{Dir: "testdata/mod", Package: "./floodmany", Timeout: 2 * time.Minute, Budget: 3 * time.Minute})
+	require.NoError(t, err)
+	require.Len(t, rs, 25)
+	kept := 0
+	for _, r := range rs {
+		require.Equal(t, Pass, r.Status, r.Name)
+		kept += len(r.Output)
+	}
+	require.LessOrEqual(t, kept, maxRunOutput+len(rs)*len(runCutNote))
+	last := rs[len(rs)-2].Output // TestFlood/23
+	require.True(t, strings.Contains(last, "the package printed more than 16 MiB"), "%d bytes kept of all, %d of the last flood", kept, len(last))
 }
