@@ -178,6 +178,19 @@ var Catalogue = []Attack{
 		},
 	},
 	{
+		Name: "torn-interface", Stage: "check0", Want: Refused,
+		Why: "goroutines race on an interface variable until a torn one confuses types, the first step to writing memory no import reaches (found auditing issue 14)",
+		Files: lab0File("forge.go", "", "type box interface{ get() int }\n\ntype small struct{ n int }\n\nfunc (s small) get() int { return s.n }\n\n"+
+			"type big struct{ p *[1 << 20]byte }\n\nfunc (b big) get() int { return len(b.p) }\n\nvar shared box\n\n"+
+			"func init() {\n\tgo func() {\n\t\tfor {\n\t\t\tshared = small{1}\n\t\t\tshared = big{}\n\t\t}\n\t}()\n}\n"),
+	},
+	{
+		Name: "state-across-connections", Stage: "check0", Want: Refused,
+		Why:   "no goroutine of its own: a package-level interface written by every call races between the connections and parallel tests that run lab code at once",
+		Edits: map[string][2]string{lab0 + "bytestream.go": {"func (r *Reader) Peek() []byte {\n", "func (r *Reader) Peek() []byte {\n\tlast = r\n"}},
+		Files: lab0File("forge.go", "", "var last any\n"),
+	},
+	{
 		Name: "crash-at-start", Stage: "check0", Want: Contained,
 		Why:   "allowed code that crashes every test binary linking lab 0 as it starts, hoping checks that never run are forgotten",
 		Files: lab0File("forge.go", "", "var _ = func() int {\n\tvar m map[string]int\n\tm[\"x\"] = 1\n\treturn 0\n}()\n"),

@@ -18,7 +18,9 @@
 //   - panics with anything but a one-line string literal (the runtime writes
 //     a panic's value, newlines and all, into the test's output);
 //   - sits beside a file the go tool would compile or link that is not Go
-//     (assembly, C, .syso objects).
+//     (assembly, C, .syso objects);
+//   - could race with itself (state.go): starts a goroutine, or keeps or
+//     writes state in package-level variables.
 //
 // The check is syntactic and errs on the side of refusing: it needs no
 // type information, so it runs on code that does not build.
@@ -129,6 +131,8 @@ func Check(fsys fs.FS) ([]Problem, error) {
 // (which the go tool never builds).
 func CheckLab(fsys fs.FS, lab string) ([]Problem, error) {
 	var out []Problem
+	pkgs := map[string][]source{} // each directory's Go files, for checkState
+	var dirs []string
 	err := fs.WalkDir(fsys, lab, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -152,9 +156,22 @@ func CheckLab(fsys fs.FS, lab string) ([]Problem, error) {
 			return err
 		}
 		out = append(out, checkFile(lab, p, src)...)
+		if s, ok := parseSource(p, src); ok {
+			dir := path.Dir(p)
+			if pkgs[dir] == nil {
+				dirs = append(dirs, dir)
+			}
+			pkgs[dir] = append(pkgs[dir], s)
+		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range dirs {
+		out = append(out, checkState(lab, pkgs[dir])...)
+	}
+	return out, nil
 }
 
 // checkFile checks one Go source file.

@@ -105,6 +105,67 @@ func TestCheck(t *testing.T) {
 			},
 		},
 		{
+			name: "lab code may not run beside itself",
+			tree: lab0("package b\n\nimport t \"time\"\n\nfunc f() {\n\tgo f()\n\tt.AfterFunc(t.Second, f)\n\t_ = t.NewTimer(t.Second)\n}\n"),
+			want: []string{"x.go:6 starts a goroutine: lab code may not start goroutines", "x.go:7 uses time.AfterFunc"},
+		},
+		{
+			name: "package-level variables hold values nobody can write through",
+			tree: lab0("package b\n\nimport (\n\t\"errors\"\n\t\"fmt\"\n)\n\n" +
+				"var (\n" +
+				"\tn, m      = 1 << 10, -2.5\n" + // 9
+				"\tname     = \"x\"\n" +
+				"\tok       = true\n" +
+				"\tnames    = [...]string{\"a\", \"b\"}\n" +
+				"\tmask     [4]byte\n" +
+				"\tcount    uint64\n" +
+				"\tErrX     = errors.New(\"x\")\n" +
+				"\tErrY     error = fmt.Errorf(\"y\")\n" +
+				"\t_        fmt.Stringer = nil\n" +
+				"\tlist     []int\n" + // 18
+				"\ttable    = map[int]int{}\n" +
+				"\tp        *int\n" +
+				"\tcfg      = struct{ a int }{}\n" +
+				"\tany1     any\n" +
+				"\tfn       = func() {}\n" +
+				"\terr2     error\n" +
+				"\terr3     = myErr()\n" +
+				"\tnamed    Named\n" +
+				"\tslices   = []string{\"a\"}\n" +
+				")\n\ntype Named int\n\nfunc myErr() error { return nil }\n"),
+			want: []string{"x.go:18 declares the package-level variable list: lab code may not keep state outside its values",
+				"x.go:19 declares the package-level variable table", "x.go:20 declares the package-level variable p",
+				"x.go:21 declares the package-level variable cfg", "x.go:22 declares the package-level variable any1",
+				"x.go:23 declares the package-level variable fn", "x.go:24 declares the package-level variable err2",
+				"x.go:25 declares the package-level variable err3", "x.go:26 declares the package-level variable named",
+				"x.go:27 declares the package-level variable slices"},
+		},
+		{
+			name: "nothing writes a package-level variable, this package's or another's",
+			tree: fstest.MapFS{
+				"labs/0-bytestream/a.go": {Data: []byte("package b\n\nvar (\n\tcount int\n\tnames = [2]string{}\n\tname = \"xy\"\n)\n")},
+				"labs/0-bytestream/b.go": {Data: []byte("package b\n\nimport \"io\"\n\ntype T struct{ n int; a [2]int }\n\n" +
+					"func (t *T) f(i int) string {\n" + // 7
+					"\tcount = 1\n" +
+					"\tcount++\n" +
+					"\tnames[i] = \"a\"\n" + // 10
+					"\t_ = &count\n" +
+					"\ts := names[:]\n" +
+					"\tfor count = range 3 {\n\t}\n" + // 13
+					"\tio.EOF = nil\n" + // 15
+					"\tt.n, t.a[0] = count, len(names)\n" + // 16: reads are fine
+					"\tcopy(t.a[:], []int{1})\n" +
+					"\tcount := 2\n" + // 18: a new local
+					"\t_ = count\n" +
+					"\treturn name[1:] + s[0]\n" + // 20: a string's slice copies nothing writable
+					"}\n")},
+			},
+			want: []string{"b.go:8 writes the package-level variable count", "b.go:9 writes the package-level variable count",
+				"b.go:10 writes the package-level variable names", "b.go:11 takes the address of the package-level variable count",
+				"b.go:12 slices the package-level variable names", "b.go:13 writes the package-level variable count",
+				"b.go:15 writes a variable of io"},
+		},
+		{
 			name: "a file that does not parse is refused, not skipped",
 			tree: lab0("package b\n\nimport \"os\nfunc {\n"),
 			want: []string{"x.go:3 cannot be checked"},
