@@ -211,13 +211,19 @@ func lines(ps []Problem) string {
 }
 
 // FuzzCheckFile: any source is either accepted or refused with problems
-// that name the file; nothing panics.
+// that name the file, by every check of a file and of its package;
+// nothing panics.
 func FuzzCheckFile(f *testing.F) {
 	f.Add("package b\n\nimport \"fmt\"\n\nfunc f() { fmt.Println(1) }\n")
 	f.Add("package b\n//go:linkname x y\n")
 	f.Add("package b\nfunc f() { panic(\"\\x16\") }\n")
+	f.Add("package b\nvar a, b = f()\nfunc g() { a, b = 1, 2; go g(); (*(&b))[0:] = nil }\n")
 	f.Fuzz(func(t *testing.T, src string) {
-		for _, p := range checkFile("labs/0-x", "labs/0-x/x.go", []byte(src)) {
+		ps := checkFile("labs/0-x", "labs/0-x/x.go", []byte(src))
+		if s, ok := parseSource("labs/0-x/x.go", []byte(src)); ok {
+			ps = append(ps, checkState("labs/0-x", []source{s})...)
+		}
+		for _, p := range ps {
 			if p.File != "labs/0-x/x.go" || p.What == "" || p.Why == "" {
 				t.Fatalf("malformed problem %+v", p)
 			}
