@@ -113,7 +113,7 @@ func TestCheck(t *testing.T) {
 			name: "package-level variables hold values nobody can write through",
 			tree: lab0("package b\n\nimport (\n\t\"errors\"\n\t\"fmt\"\n)\n\n" +
 				"var (\n" +
-				"\tn, m      = 1 << 10, -2.5\n" + // 9
+				"\tn, m, big = 1 << 10, -2.5, uint64(1) << 32\n" + // 9
 				"\tname     = \"x\"\n" +
 				"\tok       = true\n" +
 				"\tnames    = [...]string{\"a\", \"b\"}\n" +

@@ -251,8 +251,10 @@ func typeKind(t ast.Expr) (globalKind, bool) {
 	return 0, false
 }
 
-// constant reports whether v is built of literals alone (an untyped
-// constant expression: 1 << 10, "x", -1.5, true).
+// constant reports whether v is built of literals alone, converted to
+// predeclared types at most (1 << 10, "x", -1.5, true, uint64(1) << 32).
+// A named constant could be of a named type whose methods write through
+// a pointer receiver, so it is not.
 func constant(v ast.Expr) bool {
 	switch v := v.(type) {
 	case *ast.BasicLit:
@@ -265,6 +267,10 @@ func constant(v ast.Expr) bool {
 		return v.Op != token.AND && v.Op != token.ARROW && constant(v.X)
 	case *ast.BinaryExpr:
 		return constant(v.X) && constant(v.Y)
+	case *ast.CallExpr:
+		// A conversion to a predeclared type: uint64(1) << 32.
+		id, ok := v.Fun.(*ast.Ident)
+		return ok && basicTypes[id.Name] && len(v.Args) == 1 && constant(v.Args[0])
 	}
 	return false
 }
