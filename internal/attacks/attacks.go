@@ -213,8 +213,8 @@ var Catalogue = []Attack{
 	{
 		Name: "flood-in-data", Stage: "check0", Want: Contained,
 		Why:   "allowed code returns 900 KiB from Peek, which each failing check that peeks prints (quoted, several times over): a flood of output and of results.json with no print in the lab (before the run's and results' bounds, 7.9 MB of results.json and 79 MB of grader memory at check0)",
-		Files: map[string]string{lab0 + "flood.go": "package bytestream\n\nvar flood = func() []byte {\n\tb := make([]byte, 900<<10)\n\tfor i := range b {\n\t\tb[i] = byte(i)\n\t}\n\treturn b\n}()\n"},
-		Edits: map[string][2]string{lab0 + "bytestream.go": {"func (r *Reader) Peek() []byte {\n\t// TODO: your code here.\n\treturn nil", "func (r *Reader) Peek() []byte {\n\treturn flood"}},
+		Files: map[string]string{lab0 + "flood.go": "package bytestream\n\nfunc flood() []byte {\n\tb := make([]byte, 900<<10)\n\tfor i := range b {\n\t\tb[i] = byte(i)\n\t}\n\treturn b\n}\n"},
+		Edits: map[string][2]string{lab0 + "bytestream.go": {"func (r *Reader) Peek() []byte {\n\t// TODO: your code here.\n\treturn nil", "func (r *Reader) Peek() []byte {\n\treturn flood()"}},
 	},
 	{
 		Name: "go-work", Stage: "check0", Want: Contained,
