@@ -32,6 +32,9 @@ type offloadDev struct {
 	out    chan []wire.Segment
 	closed chan struct{}
 	once   sync.Once
+	// gate, if set, holds every Write until it receives: a system call
+	// that takes its time.
+	gate chan struct{}
 }
 
 func newOffloadDev(vnet bool) *offloadDev {
@@ -75,6 +78,13 @@ func (d *offloadDev) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 }
 
 func (d *offloadDev) Write(bufs [][]byte, offset int) (int, error) {
+	if d.gate != nil {
+		select {
+		case <-d.gate:
+		case <-d.closed:
+			return 0, net.ErrClosed
+		}
+	}
 	var batch []wire.Segment
 	for _, b := range bufs {
 		seg, err := wire.Parse(b[offset:])
@@ -260,5 +270,66 @@ func TestWhatATurnSendsIsOneWrite(t *testing.T) {
 		st := s.Stats()
 		require.Equal(t, uint64(segs+2), st.Sent, "with the SYN and the handshake's ACK")
 		require.Equal(t, uint64(3), st.WriteCalls)
+	})
+}
+
+// An ACK written to a TUN runs the kernel's side in the writer's system
+// call (Linux takes it in and sends the next data there and then), so on
+// an offload device the loop hands a turn of bare ACKs to a writer beside
+// it: while that write takes its time, the loop still takes in what
+// arrives and serves reads. Its data waits for the write before it, so
+// the device sees every datagram in the order the stack sent it.
+func TestBareACKsAreWrittenBesideTheLoopInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := newOffloadDev(true)
+		s, err := NewBatch(d, Config{Addr: stackAddr})
+		require.NoError(t, err)
+		defer s.Close()
+		c, port, iss := dialOffload(t, s, d)
+		defer c.Close()
+
+		d.gate = make(chan struct{}) // every write from now on takes its time
+		defer close(d.gate)          // until the end: Close's FIN goes at once
+		var batches [][]seen
+		written := func() { // lets one write through
+			d.gate <- struct{}{}
+			synctest.Wait()
+			for _, b := range d.batches() {
+				var segs []seen
+				for _, seg := range b {
+					segs = append(segs, seenOf(seg))
+				}
+				batches = append(batches, segs)
+			}
+		}
+		read := func(want string) {
+			got, err := io.ReadAll(io.LimitReader(c, int64(len(want))))
+			require.NoError(t, err)
+			require.Equal(t, want, string(got))
+		}
+		valid := device.VirtioNetHdr{Flags: device.VirtioDataValid}
+
+		d.send(t, port, msg("A", peerISN+1, iss+1, 65535, "abc"), valid)
+		synctest.Wait()
+		require.Empty(t, d.out, "the ACK's write is under way")
+		read("abc") // served by the loop all the same
+		written()
+		d.send(t, port, msg("A", peerISN+4, iss+1, 65535, "def"), valid)
+		read("def")
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := c.Write([]byte("xyz"))
+			wrote <- err
+		}()
+		synctest.Wait()
+		require.Len(t, batches, 1, "the data waits for the ACK before it")
+		written()
+		written()
+		require.NoError(t, <-wrote)
+		require.Equal(t, [][]seen{
+			{{Flags: "A", Seq: iss + 1, Ack: peerISN + 4}},
+			{{Flags: "A", Seq: iss + 1, Ack: peerISN + 7}},
+			{{Flags: "A", Seq: iss + 1, Ack: peerISN + 7, Payload: 3}},
+		}, batches, "one write at a time, in the order sent")
 	})
 }
