@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
-	"go/scanner"
 	"go/token"
 	"io/fs"
 	"path"
@@ -155,14 +154,17 @@ func CheckLab(fsys fs.FS, lab string) ([]Problem, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, checkFile(lab, p, src)...)
-		if s, ok := parseSource(p, src); ok {
-			dir := path.Dir(p)
-			if pkgs[dir] == nil {
-				dirs = append(dirs, dir)
-			}
-			pkgs[dir] = append(pkgs[dir], s)
+		s, bad := parseSource(lab, p, src)
+		if bad != nil {
+			out = append(out, bad...)
+			return nil
 		}
+		out = append(out, checkFile(lab, s)...)
+		dir := path.Dir(p)
+		if pkgs[dir] == nil {
+			dirs = append(dirs, dir)
+		}
+		pkgs[dir] = append(pkgs[dir], s)
 		return nil
 	})
 	if err != nil {
@@ -174,18 +176,9 @@ func CheckLab(fsys fs.FS, lab string) ([]Problem, error) {
 	return out, nil
 }
 
-// checkFile checks one Go source file.
-func checkFile(lab, name string, src []byte) []Problem {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, name, src, parser.ParseComments|parser.SkipObjectResolution)
-	if err != nil {
-		line, msg := 0, err.Error()
-		var el scanner.ErrorList
-		if errors.As(err, &el) && len(el) > 0 {
-			line, msg = el[0].Pos.Line, el[0].Msg
-		}
-		return []Problem{{Lab: lab, File: name, Line: line, What: "cannot be checked (" + oneLine(msg) + ")", Why: whyParse}}
-	}
+// checkFile checks one parsed Go source file.
+func checkFile(lab string, s source) []Problem {
+	f, fset, name := s.file, s.fset, s.name
 	var out []Problem
 	add := func(pos token.Pos, what, why string) {
 		out = append(out, Problem{Lab: lab, File: name, Line: fset.Position(pos).Line, What: what, Why: why})

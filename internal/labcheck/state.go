@@ -1,8 +1,10 @@
 package labcheck
 
 import (
+	"errors"
 	"go/ast"
 	"go/parser"
+	"go/scanner"
 	"go/token"
 	"path"
 	"strconv"
@@ -44,7 +46,8 @@ var basicTypes = map[string]bool{
 	"float32": true, "float64": true, "complex64": true, "complex128": true,
 }
 
-// source is one parsed Go file of a lab package.
+// source is one parsed Go file of a lab package, parsed once for every
+// check.
 type source struct {
 	name string
 	fset *token.FileSet
@@ -53,17 +56,25 @@ type source struct {
 	imports map[string]string
 }
 
-func parseSource(name string, src []byte) (source, bool) {
+// parseSource parses one Go file of a lab package, or says in one problem
+// why it cannot be checked: a file that does not parse is refused, not
+// skipped.
+func parseSource(lab, name string, src []byte) (source, []Problem) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	f, err := parser.ParseFile(fset, name, src, parser.ParseComments|parser.SkipObjectResolution)
 	if err != nil {
-		return source{}, false // checkFile has said why
+		line, msg := 0, err.Error()
+		var el scanner.ErrorList
+		if errors.As(err, &el) && len(el) > 0 {
+			line, msg = el[0].Pos.Line, el[0].Msg
+		}
+		return source{}, []Problem{{Lab: lab, File: name, Line: line, What: "cannot be checked (" + oneLine(msg) + ")", Why: whyParse}}
 	}
 	s := source{name: name, fset: fset, file: f, imports: map[string]string{}}
 	for _, im := range f.Imports {
 		p, err := strconv.Unquote(im.Path.Value)
 		if err != nil {
-			continue
+			continue // checkFile refuses it
 		}
 		local := path.Base(p)
 		if im.Name != nil {
@@ -71,7 +82,7 @@ func parseSource(name string, src []byte) (source, bool) {
 		}
 		s.imports[local] = p
 	}
-	return s, true
+	return s, nil
 }
 
 // globalKind is what a package-level variable was declared to hold.
