@@ -102,6 +102,7 @@ type endpoint struct {
 	orphanTimeout time.Duration
 	retransmits   *atomic.Uint64 // the stack's counter
 	resetsSent    *atomic.Uint64 // the stack's counter
+	unread        func() uint64  // see endpointConfig; nil: none
 
 	transmitFn func(receiver.Message) // transmit, bound once
 
@@ -139,6 +140,10 @@ type endpointConfig struct {
 	orphanTimeout time.Duration
 	retransmits   *atomic.Uint64
 	resetsSent    *atomic.Uint64
+	// unread is how many bytes the socket holds that the application has
+	// not read (readBuffer): they fill the receive buffer as much as the
+	// inbound stream's do. Nil: none.
+	unread func() uint64
 }
 
 func newEndpoint(c *connection.Connection, cfg endpointConfig, send func(receiver.Message)) *endpoint {
@@ -150,6 +155,7 @@ func newEndpoint(c *connection.Connection, cfg endpointConfig, send func(receive
 		orphanTimeout: cfg.orphanTimeout,
 		retransmits:   cfg.retransmits,
 		resetsSent:    cfg.resetsSent,
+		unread:        cfg.unread,
 	}
 	if e.rcvBuf == 0 {
 		e.rcvBuf = c.Config().Capacity
@@ -391,8 +397,24 @@ func (e *endpoint) probeDue() bool {
 // never less than what we advertised before, rounded up, as long as the
 // buffer holds that.
 func (e *endpoint) window(r receiver.ReceiverMessage) uint64 {
+	return e.windowHolding(r, e.buffered())
+}
+
+// buffered is how much of the receive buffer is full: the bytes the
+// inbound stream holds and those the socket holds unread.
+func (e *endpoint) buffered() uint64 {
+	n := e.conn.Inbound().BytesBuffered()
+	if e.unread != nil {
+		n += e.unread()
+	}
+	return n
+}
+
+// windowHolding is window with the receive buffer holding buffered bytes.
+// It never grows as buffered does.
+func (e *endpoint) windowHolding(r receiver.ReceiverMessage, buffered uint64) uint64 {
 	unit := uint64(1) << e.shift()
-	free := e.rcvBuf - min(e.rcvBuf, e.conn.Inbound().BytesBuffered())
+	free := e.rcvBuf - min(e.rcvBuf, buffered)
 	hold := free - min(free, zeroWindowReserve(e.rcvBuf, unit))
 	w := min(hold, 0xffff<<e.shift())
 	// The sender fills the window to its right edge; a window in whole
@@ -438,16 +460,7 @@ func (e *endpoint) flush() {
 		return // nothing to acknowledge yet, or nothing more to say
 	}
 	w := e.window(empty.Receiver)
-	// Announce an opening only once the window at least doubled and grew
-	// by a couple of segments (Linux's rule, near enough): a peer told of
-	// every small opening sends small segments.
-	threshold := min(2*uint64(e.mss), e.rcvBuf/2)
-	// Once the peer's FIN arrived it sends nothing more, and may already
-	// be gone: an update would only draw an RST. A peer with a whole
-	// 16-bit window open is not waiting for one either (the ACKs of what
-	// it sends carry the window): the scaled window that follows a
-	// SYN-ACK's 64 KiB goes out with the first ACK, not on its own.
-	grown := w >= e.advWnd+threshold && w >= 2*e.advWnd && e.advWnd < 0xffff && !finReceived(st)
+	grown := e.worthAnnouncing(w, st)
 	if !e.ackDue && !grown && !ackNow {
 		return
 	}
@@ -471,6 +484,58 @@ func (e *endpoint) flush() {
 	}
 	e.ackDue = false
 	e.sendWithWindow(empty, w)
+}
+
+// worthAnnouncing reports whether a window of w bytes is news enough for
+// a window update of its own, in state st.
+func (e *endpoint) worthAnnouncing(w uint64, st connection.State) bool {
+	// Once the peer's FIN arrived it sends nothing more, and may already
+	// be gone: an update would only draw an RST. A peer with a whole
+	// 16-bit window open is not waiting for one either (the ACKs of what
+	// it sends carry the window): the scaled window that follows a
+	// SYN-ACK's 64 KiB goes out with the first ACK, not on its own.
+	if e.advWnd >= 0xffff || finReceived(st) {
+		return false
+	}
+	// Announce an opening only once the window at least doubled and grew
+	// by a couple of segments (Linux's rule, near enough): a peer told of
+	// every small opening sends small segments.
+	threshold := min(2*uint64(e.mss), e.rcvBuf/2)
+	return w >= e.advWnd+threshold && w >= 2*e.advWnd
+}
+
+// announceAt is the most bytes the receive buffer may hold for flush to
+// announce the window the application's reads opened; ok is false if
+// no amount would (the window is open wide enough, or nothing is due).
+// The socket's Reads tell the loop once the buffer drains that far
+// (readBuffer.watch), so the loop need not hear of every Read.
+func (e *endpoint) announceAt() (at uint64, ok bool) {
+	st := e.conn.State()
+	r := e.conn.EmptyMessage().Receiver
+	if !r.ACK || st == connection.RESET {
+		return 0, false
+	}
+	// Only a window larger than the last counts: one that merely repeats
+	// it (a zero window, while the buffer is full) is flush's to time.
+	worth := func(buffered uint64) bool {
+		w := e.windowHolding(r, buffered)
+		return w > e.advWnd && e.worthAnnouncing(w, st)
+	}
+	if !worth(0) {
+		return 0, false
+	}
+	// The window never grows as the buffer fills, so worth holds for
+	// every amount up to some largest one: find it.
+	lo, hi := uint64(0), e.rcvBuf+1 // worth(lo); !worth(hi) (a full buffer opens nothing)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if worth(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, true
 }
 
 // needsTicks reports whether the connection has anything to time: a

@@ -376,3 +376,70 @@ func TestEndpointCountsRetransmissions(t *testing.T) {
 	te.receive(msg("A", peerISN+1, testISN+6, 65535, ""), synOptions{})
 	require.False(t, te.needsTicks(), "nothing in flight, nothing to time")
 }
+
+// TestEndpointSaysHowFarReadsMustDrainForAWindowUpdate: with the window
+// shut, announceAt names the most the receive buffer may hold for flush to
+// announce the opening; the socket's Reads nudge the loop at that point
+// and at no other. Whatever the buffer holds, flush announces exactly
+// when that is at most announceAt.
+func TestEndpointSaysHowFarReadsMustDrainForAWindowUpdate(t *testing.T) {
+	cases := []struct {
+		name     string
+		capacity uint64
+		syn      synOptions
+	}{
+		{"a small buffer", 4 << 10, synOptions{mss: 1460}},
+		{"16 KiB", 16 << 10, synOptions{mss: 1460}},
+		{"a buffer larger than an unscaled window", 256 << 10, synOptions{mss: 1460}},
+		{"a scaled window", 512 << 10, synOptions{mss: 1460, wscale: 7, scales: true}},
+		{"a few bytes", 16, synOptions{mss: 1460}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// fill makes an endpoint whose buffer filled until its window
+			// shut, every byte now held by the socket (unread).
+			fill := func() (*testEndpoint, *uint64) {
+				te := newTestEndpoint(t, tc.capacity)
+				unread := new(uint64)
+				te.unread = func() uint64 { return *unread }
+				te.receive(msg("S", peerISN, 0, 65535, ""), tc.syn)
+				te.receive(msg("A", peerISN+1, testISN+1, 65535, ""), synOptions{})
+				off := 0
+				for te.window(te.conn.EmptyMessage().Receiver) > 0 {
+					n := int(min(te.window(te.conn.EmptyMessage().Receiver), 1000))
+					te.receive(data(off, n), synOptions{})
+					off += n
+					in := te.conn.Inbound()
+					*unread += in.BytesBuffered()
+					in.Pop(in.BytesBuffered())
+				}
+				te.flush()
+				te.take()
+				require.Zero(t, te.advWnd, "the window shut")
+				return te, unread
+			}
+			te, unread := fill()
+			full := *unread
+			at, ok := te.announceAt()
+			require.True(t, ok, "a shut window is worth announcing once the reads open it")
+			require.Less(t, at, full, "not before any read")
+			var tries []uint64
+			for b := uint64(0); b <= full; b += max(1, full/64) {
+				tries = append(tries, b)
+			}
+			tries = append(tries, at, at+1, full)
+			for _, b := range tries {
+				te, unread := fill()
+				*unread = b
+				te.flush()
+				announced := len(te.take()) > 0
+				require.Equal(t, b <= at, announced, "holding %d bytes (announceAt %d)", b, at)
+				if at2, again := te.announceAt(); announced && again {
+					// Else the loop, which serves a connection again when
+					// its reads already drained that far, would spin.
+					require.Less(t, at2, b, "once announced, the next update waits for more reads")
+				}
+			}
+		})
+	}
+}

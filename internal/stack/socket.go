@@ -266,21 +266,23 @@ func (l *listener) Close() error {
 func (l *listener) Addr() net.Addr { return l.addr }
 
 // conn is a net.Conn over one tcb. Reads and Writes each go one at a time
-// (a second waits for the first), like net.Pipe's.
+// (a second waits for the first), like net.Pipe's. Reads take what the
+// loop delivered to the tcb's readBuffer; Writes are handed to the loop.
 type conn struct {
 	s             *Stack
 	tc            *tcb
 	local, remote *net.TCPAddr
 	rmu, wmu      sync.Mutex
 	rdl, wdl      *deadline
-	rcall, wcall  call // the Read's and the Write's, under rmu and wmu
+	wcall         call   // the Write's, under wmu
+	nudge         func() // the Reads drained the receive buffer as far as the loop asked
 	closed        atomic.Bool
 }
 
-// call is how a Read or a Write is handed to the loop: its closures are
-// made once per connection, not per call, so a busy socket allocates
-// nothing. p is set by the socket's goroutine before start is posted and
-// read by the loop in start; the post and the answer order the two.
+// call is how a Write is handed to the loop: its closures are made once
+// per connection, not per call, so a busy socket allocates nothing. p is
+// set by the socket's goroutine before start is posted and read by the
+// loop in start; the post and the answer order the two.
 type call struct {
 	p      []byte
 	start  func()
@@ -306,8 +308,12 @@ func newConn(s *Stack, tc *tcb) *conn {
 		rdl:    newDeadline(),
 		wdl:    newDeadline(),
 	}
-	c.bind(&c.rcall, &tc.read)
 	c.bind(&c.wcall, &tc.write)
+	c.nudge = func() {
+		if !tc.closed { // once closed, the loop keeps the window open itself
+			s.markDirty(tc)
+		}
+	}
 	return c
 }
 
@@ -323,7 +329,17 @@ func (c *conn) Read(p []byte) (int, error) {
 	if len(p) == 0 && !c.closed.Load() {
 		return 0, nil // as a kernel socket does: no waiting for nothing
 	}
-	n, err := c.do(c.rdl, &c.rcall, p)
+	if c.closed.Load() || isClosed(c.s.done) {
+		return 0, c.opErr("read", net.ErrClosed)
+	}
+	expired := c.rdl.wait()
+	if isClosed(expired) {
+		return 0, c.opErr("read", os.ErrDeadlineExceeded)
+	}
+	n, nudge, err := c.tc.rb.read(p, expired)
+	if nudge {
+		_ = c.s.post(c.nudge) // fails only once the stack is closed: nothing to announce
+	}
 	switch err {
 	case nil:
 		return n, nil
@@ -408,9 +424,9 @@ func (c *conn) Close() error {
 		tc.conn().Outbound().Close()
 		tc.ep.push()
 		c.s.markDirty(tc)
-		tc.serveRead()
 		tc.serveWrite()
 	})
+	c.tc.rb.fail(net.ErrClosed) // a blocked Read returns now
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return c.opErr("close", err)
 	}

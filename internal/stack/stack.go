@@ -5,7 +5,9 @@ package stack
 // write side. Nothing else touches them. Sockets (conn, listener) and Dial run
 // on the application's goroutines: they post closures to the loop (Stack.post)
 // and wait on per-socket channels that the loop answers exactly once per
-// request. The reader goroutine owns the device's read side and shares only
+// request. Reads are the exception: the loop moves what arrives into each
+// connection's readBuffer, which it shares with the socket (under its
+// mutex). The reader goroutine owns the device's read side and shares only
 // the rxQueue (under its mutex) with the loop. Stats are atomics.
 
 import (

@@ -34,9 +34,9 @@ type tcb struct {
 	dial chan error
 
 	// Socket state.
-	closed     bool // the application closed the socket: discard what arrives
-	inComplete bool // the peer's FIN arrived before its RST: reads end in EOF
-	read       pending
+	closed     bool        // the application closed the socket: discard what arrives
+	inComplete bool        // the peer's FIN arrived before its RST: reads end in EOF
+	rb         *readBuffer // what arrived, for the socket's Reads (shared with them)
 	write      pending
 }
 
@@ -49,7 +49,7 @@ func (s *Stack) newTCB(k key, c *connection.Connection) *tcb {
 		key:    k,
 		local:  netip.AddrPortFrom(s.addr, k.port),
 		remote: k.remote,
-		read:   newPending(),
+		rb:     newReadBuffer(),
 		write:  newPending(),
 	}
 	tc.ep = newEndpoint(c, endpointConfig{
@@ -58,6 +58,7 @@ func (s *Stack) newTCB(k key, c *connection.Connection) *tcb {
 		orphanTimeout: s.cfg.OrphanTimeout,
 		retransmits:   &s.stats.retransmits,
 		resetsSent:    &s.stats.resetsSent,
+		unread:        tc.rb.unread,
 	}, tc.output)
 	s.conns[k] = tc
 	tc.inTable = true
@@ -108,9 +109,7 @@ func (tc *tcb) serve() {
 	if tc.closed {
 		in.Pop(in.BytesBuffered()) // nobody will read it: keep the window open
 	}
-	if tc.read.waiting {
-		tc.serveRead()
-	}
+	tc.deliver()
 	if tc.write.waiting {
 		tc.serveWrite()
 	}
@@ -127,6 +126,7 @@ func (tc *tcb) serve() {
 		tc.listener.handOver(tc, st)
 	}
 	tc.ep.flush()
+	tc.watchReads()
 	if !tc.conn().Active() {
 		tc.remove()
 		return
@@ -174,27 +174,43 @@ func (tc *tcb) answerDial(err error) {
 	tc.dial = nil
 }
 
-// serveRead answers a waiting Read if it can: with data, EOF or an error.
-func (tc *tcb) serveRead() {
+// deliver moves what the inbound stream holds to the socket's read
+// buffer, and tells the buffer how the stream ended: at the peer's FIN,
+// Reads end in EOF once they have read everything; when the connection
+// failed (unless the peer's FIN came before its RST), at once, and the
+// bytes not yet read are dropped.
+func (tc *tcb) deliver() {
 	in := tc.conn().Inbound()
-	r := &tc.read
-	switch {
-	case tc.closed:
-		r.finish(net.ErrClosed)
-	case in.HasError() && !tc.inComplete:
-		r.finish(tc.ep.failure())
-	case in.BytesBuffered() > 0:
-		for r.n < len(r.buf) && in.BytesBuffered() > 0 {
-			k := copy(r.buf[r.n:], in.Peek())
-			in.Pop(uint64(k))
-			r.n += k
+	if in.HasError() && !tc.inComplete {
+		tc.rb.fail(tc.ep.failure())
+		return
+	}
+	for in.BytesBuffered() > 0 {
+		p := in.Peek()
+		if len(p) == 0 {
+			break // a byte stream that holds bytes it cannot show: nothing to move
 		}
-		tc.s.markDirty(tc) // the window opened: maybe worth announcing
-		r.finish(nil)
-	case in.IsFinished():
-		r.finish(io.EOF)
-	case !tc.inTable:
-		r.finish(net.ErrClosed) // stack shut down
+		tc.rb.put(p)
+		in.Pop(uint64(len(p)))
+	}
+	if in.IsFinished() {
+		tc.rb.finish(io.EOF)
+	}
+}
+
+// watchReads asks the socket's Reads to nudge the loop once they have
+// drained the receive buffer far enough that the window is worth
+// announcing (endpoint.announceAt), or serves the connection again now
+// if they already have.
+func (tc *tcb) watchReads() {
+	at, ok := tc.ep.announceAt()
+	in := tc.conn().Inbound().BytesBuffered()
+	if !ok || in > at {
+		tc.rb.watch(-1)
+		return
+	}
+	if tc.rb.watch(int(at - in)) {
+		tc.s.markDirty(tc)
 	}
 }
 
@@ -244,7 +260,7 @@ func (tc *tcb) fail(err error) {
 	if tc.s.last == tc {
 		tc.s.last = nil
 	}
-	tc.read.finish(err)
+	tc.rb.fail(err)
 	tc.write.finish(err)
 	if tc.dial != nil {
 		tc.answerDial(err)
@@ -257,10 +273,10 @@ func (tc *tcb) abort(err error) {
 	tc.s.markDirty(tc)
 }
 
-// pending is one socket call (a Read or a Write) waiting for the loop. The
-// loop answers each call exactly once, through finish, whoever ends it:
-// the loop once data, room or an error came, the socket's withdrawal at a
-// deadline, or the stack's shutdown.
+// pending is a socket's Write waiting for the loop. The loop answers each
+// call exactly once, through finish, whoever ends it: the loop once room
+// or an error came, the socket's withdrawal at a deadline, or the stack's
+// shutdown. (Reads need no loop: readBuffer.)
 type pending struct {
 	buf     []byte
 	n       int // bytes moved so far

@@ -36,7 +36,7 @@ type timeWait struct {
 // canForget reports whether tc may become a TIME_WAIT record: lingering,
 // with nobody left to read or write on it.
 func (tc *tcb) canForget(st connection.State) bool {
-	return st == connection.TIME_WAIT && tc.closed && tc.inTable && !tc.read.waiting && !tc.write.waiting && tc.dial == nil
+	return st == connection.TIME_WAIT && tc.closed && tc.inTable && !tc.write.waiting && tc.dial == nil
 }
 
 // minTimeWait is the shortest a TIME_WAIT record lingers, whatever the
