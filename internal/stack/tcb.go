@@ -167,6 +167,10 @@ func (tc *tcb) remove() {
 	if tc.dial != nil {
 		tc.answerDial(tc.ep.failure())
 	}
+	// deliver ended the read buffer already (EOF, or the failure) unless
+	// the Connection finished without finishing its inbound stream, as
+	// only a broken one does: its Reads must not wait for ever.
+	tc.rb.finish(net.ErrClosed)
 }
 
 func (tc *tcb) answerDial(err error) {
