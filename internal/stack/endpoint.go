@@ -102,7 +102,6 @@ type endpoint struct {
 	orphanTimeout time.Duration
 	retransmits   *atomic.Uint64 // the stack's counter
 	resetsSent    *atomic.Uint64 // the stack's counter
-	unread        func() uint64  // see endpointConfig; nil: none
 
 	transmitFn func(receiver.Message) // transmit, bound once
 
@@ -140,10 +139,6 @@ type endpointConfig struct {
 	orphanTimeout time.Duration
 	retransmits   *atomic.Uint64
 	resetsSent    *atomic.Uint64
-	// unread is how many bytes the socket holds that the application has
-	// not read (readBuffer): they fill the receive buffer as much as the
-	// inbound stream's do. Nil: none.
-	unread func() uint64
 }
 
 func newEndpoint(c *connection.Connection, cfg endpointConfig, send func(receiver.Message)) *endpoint {
@@ -155,7 +150,6 @@ func newEndpoint(c *connection.Connection, cfg endpointConfig, send func(receive
 		orphanTimeout: cfg.orphanTimeout,
 		retransmits:   cfg.retransmits,
 		resetsSent:    cfg.resetsSent,
-		unread:        cfg.unread,
 	}
 	if e.rcvBuf == 0 {
 		e.rcvBuf = c.Config().Capacity
@@ -397,17 +391,7 @@ func (e *endpoint) probeDue() bool {
 // never less than what we advertised before, rounded up, as long as the
 // buffer holds that.
 func (e *endpoint) window(r receiver.ReceiverMessage) uint64 {
-	return e.windowHolding(r, e.buffered())
-}
-
-// buffered is how much of the receive buffer is full: the bytes the
-// inbound stream holds and those the socket holds unread.
-func (e *endpoint) buffered() uint64 {
-	n := e.conn.Inbound().BytesBuffered()
-	if e.unread != nil {
-		n += e.unread()
-	}
-	return n
+	return e.windowHolding(r, e.conn.Inbound().BytesBuffered())
 }
 
 // windowHolding is window with the receive buffer holding buffered bytes.
@@ -508,7 +492,7 @@ func (e *endpoint) worthAnnouncing(w uint64, st connection.State) bool {
 // announce the window the application's reads opened; ok is false if
 // no amount would (the window is open wide enough, or nothing is due).
 // The socket's Reads tell the loop once the buffer drains that far
-// (readBuffer.watch), so the loop need not hear of every Read.
+// (tcb.watchReads), so the loop need not hear of every Read.
 func (e *endpoint) announceAt() (at uint64, ok bool) {
 	st := e.conn.State()
 	r := e.conn.EmptyMessage().Receiver

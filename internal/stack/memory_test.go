@@ -114,10 +114,8 @@ func connectionMemory(b *testing.B, capacity uint64, n, size int) (open, closed 
 	return open, closed
 }
 
-// heapAlloc is the live heap after collections: two, since what a
-// sync.Pool caches (the read buffers' chunks) outlives the first.
+// heapAlloc is the live heap after a collection.
 func heapAlloc() uint64 {
-	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)

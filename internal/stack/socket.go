@@ -266,8 +266,8 @@ func (l *listener) Close() error {
 func (l *listener) Addr() net.Addr { return l.addr }
 
 // conn is a net.Conn over one tcb. Reads and Writes each go one at a time
-// (a second waits for the first), like net.Pipe's. Reads take what the
-// loop delivered to the tcb's readBuffer; Writes are handed to the loop.
+// (a second waits for the first), like net.Pipe's. Reads take from the
+// Connection themselves (conn.read); Writes are handed to the loop.
 type conn struct {
 	s             *Stack
 	tc            *tcb
@@ -336,10 +336,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	if isClosed(expired) {
 		return 0, c.opErr("read", os.ErrDeadlineExceeded)
 	}
-	n, nudge, err := c.tc.rb.read(p, expired)
-	if nudge {
-		_ = c.s.post(c.nudge) // fails only once the stack is closed: nothing to announce
-	}
+	n, err := c.read(p, expired)
 	switch err {
 	case nil:
 		return n, nil
@@ -347,6 +344,35 @@ func (c *conn) Read(p []byte) (int, error) {
 		return n, io.EOF // callers compare with ==
 	}
 	return n, c.opErr("read", err)
+}
+
+// read reads the connection's inbound stream with the loop's turn held
+// (tcb.read), and waits for the loop until there is something to read
+// or the deadline passes.
+func (c *conn) read(p []byte, expired <-chan struct{}) (int, error) {
+	s, tc := c.s, c.tc
+	s.turn.Lock()
+	for {
+		n, nudge, err := tc.read(p)
+		if err != errNothingYet {
+			s.turn.Unlock()
+			if nudge {
+				_ = s.post(c.nudge) // fails only once the stack is closed: nothing to announce
+			}
+			return n, err
+		}
+		tc.readWaiting = true
+		s.turn.Unlock()
+		select {
+		case <-tc.readReady:
+		case <-expired:
+			s.turn.Lock()
+			tc.readWaiting = false
+			s.turn.Unlock()
+			return 0, os.ErrDeadlineExceeded
+		}
+		s.turn.Lock()
+	}
 }
 
 // Write blocks until all of p is in the outbound stream (not necessarily
@@ -426,7 +452,6 @@ func (c *conn) Close() error {
 		c.s.markDirty(tc)
 		tc.serveWrite()
 	})
-	c.tc.rb.fail(net.ErrClosed) // a blocked Read returns now
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return c.opErr("close", err)
 	}

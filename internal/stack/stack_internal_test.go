@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -464,4 +465,67 @@ func TestABrokenDeviceFailsTheConnectionsInsteadOfSpinning(t *testing.T) {
 		}
 		b.Close()
 	})
+}
+
+// TestAReadWaitingForTheLoopWakes: a Read that found nothing waits for
+// the loop, and whatever ends the wait -- data, the peer's FIN or RST, the
+// socket's Close, the stack's, the deadline -- answers it at once.
+func TestAReadWaitingForTheLoopWakes(t *testing.T) {
+	type outcome struct {
+		got string
+		err error
+	}
+	cases := []struct {
+		name string
+		// wake ends the wait; ack is what the peer acknowledges.
+		wake func(s *Stack, p *peer, c net.Conn, port uint16, ack uint32)
+		want outcome
+	}{
+		{"data", func(_ *Stack, p *peer, _ net.Conn, port uint16, ack uint32) {
+			p.send(80, port, msg("A", peerISN+1, ack, 65535, "hello"), 0)
+		}, outcome{got: "hello"}},
+		{"the peer's FIN", func(_ *Stack, p *peer, _ net.Conn, port uint16, ack uint32) {
+			p.send(80, port, msg("AF", peerISN+1, ack, 65535, ""), 0)
+		}, outcome{err: io.EOF}},
+		{"the peer's RST", func(_ *Stack, p *peer, _ net.Conn, port uint16, _ uint32) {
+			p.send(80, port, msg("R", peerISN+1, 0, 0, ""), 0)
+		}, outcome{err: ErrConnectionReset}},
+		{"the socket's Close", func(_ *Stack, _ *peer, c net.Conn, _ uint16, _ uint32) {
+			c.Close()
+		}, outcome{err: net.ErrClosed}},
+		{"the stack's Close", func(s *Stack, _ *peer, _ net.Conn, _ uint16, _ uint32) {
+			s.Close()
+		}, outcome{err: net.ErrClosed}},
+		{"the deadline", func(_ *Stack, _ *peer, c net.Conn, _ uint16, _ uint32) {
+			c.SetReadDeadline(time.Now())
+		}, outcome{err: os.ErrDeadlineExceeded}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, p, stop := newPeer(t, Config{})
+				defer stop()
+				c, port, iss := dialPeer(t, s, p, 1460)
+				defer c.Close()
+				got := make(chan outcome, 1)
+				go func() {
+					b := make([]byte, 16)
+					n, err := c.Read(b)
+					got <- outcome{string(b[:n]), err}
+				}()
+				synctest.Wait()
+				require.Empty(t, got, "the Read waits")
+				tc.wake(s, p, c, port, iss+1)
+				synctest.Wait()
+				require.Len(t, got, 1, "the Read returned")
+				o := <-got
+				require.Equal(t, tc.want.got, o.got)
+				if tc.want.err == nil {
+					require.NoError(t, o.err)
+				} else {
+					require.ErrorIs(t, o.err, tc.want.err)
+				}
+			})
+		})
+	}
 }

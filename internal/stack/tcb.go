@@ -34,11 +34,23 @@ type tcb struct {
 	dial chan error
 
 	// Socket state.
-	closed     bool        // the application closed the socket: discard what arrives
-	inComplete bool        // the peer's FIN arrived before its RST: reads end in EOF
-	rb         *readBuffer // what arrived, for the socket's Reads (shared with them)
+	closed     bool // the application closed the socket: discard what arrives
+	inComplete bool // the peer's FIN arrived before its RST: reads end in EOF
 	write      pending
+
+	// Reads run on the socket's goroutine with the loop's turn held
+	// (read): these are how the two talk. A Read that found nothing
+	// waits on readReady; the loop wakes it whenever it served the
+	// connection, and it looks again. watchAt asks the Reads to nudge
+	// the loop once they have drained the inbound stream to that many
+	// bytes (-1: never), when the window is worth announcing.
+	readWaiting bool
+	readReady   chan struct{} // capacity 1
+	watchAt     int64
 }
+
+// errNothingYet is what read says when a Read must wait.
+var errNothingYet = errors.New("nothing to read yet")
 
 // errCanceled answers a request the socket withdrew (deadline, ctx).
 var errCanceled = errors.New("canceled")
@@ -49,8 +61,10 @@ func (s *Stack) newTCB(k key, c *connection.Connection) *tcb {
 		key:    k,
 		local:  netip.AddrPortFrom(s.addr, k.port),
 		remote: k.remote,
-		rb:     newReadBuffer(),
 		write:  newPending(),
+
+		readReady: make(chan struct{}, 1),
+		watchAt:   -1,
 	}
 	tc.ep = newEndpoint(c, endpointConfig{
 		mss:           s.mss,
@@ -58,7 +72,6 @@ func (s *Stack) newTCB(k key, c *connection.Connection) *tcb {
 		orphanTimeout: s.cfg.OrphanTimeout,
 		retransmits:   &s.stats.retransmits,
 		resetsSent:    &s.stats.resetsSent,
-		unread:        tc.rb.unread,
 	}, tc.output)
 	s.conns[k] = tc
 	tc.inTable = true
@@ -109,7 +122,7 @@ func (tc *tcb) serve() {
 	if tc.closed {
 		in.Pop(in.BytesBuffered()) // nobody will read it: keep the window open
 	}
-	tc.deliver()
+	tc.wakeReader() // whatever the turn did, a waiting Read looks again once it ends
 	if tc.write.waiting {
 		tc.serveWrite()
 	}
@@ -167,10 +180,6 @@ func (tc *tcb) remove() {
 	if tc.dial != nil {
 		tc.answerDial(tc.ep.failure())
 	}
-	// deliver ended the read buffer already (EOF, or the failure) unless
-	// the Connection finished without finishing its inbound stream, as
-	// only a broken one does: its Reads must not wait for ever.
-	tc.rb.finish(net.ErrClosed)
 }
 
 func (tc *tcb) answerDial(err error) {
@@ -178,43 +187,66 @@ func (tc *tcb) answerDial(err error) {
 	tc.dial = nil
 }
 
-// deliver moves what the inbound stream holds to the socket's read
-// buffer, and tells the buffer how the stream ended: at the peer's FIN,
-// Reads end in EOF once they have read everything; when the connection
-// failed (unless the peer's FIN came before its RST), at once, and the
-// bytes not yet read are dropped.
-func (tc *tcb) deliver() {
+// read takes what the inbound stream holds into p for the socket's Read,
+// on the socket's goroutine, with the loop's turn held: data, EOF or an
+// error, or errNothingYet. nudge says that the Read drained the stream as
+// far as the loop asked (watchReads).
+func (tc *tcb) read(p []byte) (n int, nudge bool, err error) {
 	in := tc.conn().Inbound()
-	if in.HasError() && !tc.inComplete {
-		tc.rb.fail(tc.ep.failure())
+	switch {
+	case tc.closed:
+		return 0, false, net.ErrClosed
+	case in.HasError() && !tc.inComplete:
+		return 0, false, tc.ep.failure()
+	case in.BytesBuffered() > 0:
+		for n < len(p) && in.BytesBuffered() > 0 {
+			k := copy(p[n:], in.Peek())
+			if k == 0 {
+				break // a byte stream that holds bytes it does not show
+			}
+			in.Pop(uint64(k))
+			n += k
+		}
+		if tc.watchAt >= 0 && in.BytesBuffered() <= uint64(tc.watchAt) {
+			tc.watchAt, nudge = -1, true
+		}
+		return n, nudge, nil
+	case in.IsFinished():
+		return 0, false, io.EOF
+	case !tc.inTable:
+		// The connection is over (or the stack shut down) without a FIN
+		// or an error the stream shows: only a broken Connection ends so.
+		return 0, false, net.ErrClosed
+	}
+	return 0, false, errNothingYet
+}
+
+// wakeReader wakes a waiting Read to look again.
+func (tc *tcb) wakeReader() {
+	if !tc.readWaiting {
 		return
 	}
-	for in.BytesBuffered() > 0 {
-		p := in.Peek()
-		if len(p) == 0 {
-			break // a byte stream that holds bytes it cannot show: nothing to move
-		}
-		tc.rb.put(p)
-		in.Pop(uint64(len(p)))
-	}
-	if in.IsFinished() {
-		tc.rb.finish(io.EOF)
+	tc.readWaiting = false
+	select {
+	case tc.readReady <- struct{}{}:
+	default: // a wakeup is already pending
 	}
 }
 
 // watchReads asks the socket's Reads to nudge the loop once they have
-// drained the receive buffer far enough that the window is worth
+// drained the inbound stream far enough that the window is worth
 // announcing (endpoint.announceAt), or serves the connection again now
 // if they already have.
 func (tc *tcb) watchReads() {
 	at, ok := tc.ep.announceAt()
-	in := tc.conn().Inbound().BytesBuffered()
-	if !ok || in > at {
-		tc.rb.watch(-1)
-		return
-	}
-	if tc.rb.watch(int(at - in)) {
+	switch {
+	case !ok:
+		tc.watchAt = -1
+	case tc.conn().Inbound().BytesBuffered() <= at:
+		tc.watchAt = -1
 		tc.s.markDirty(tc)
+	default:
+		tc.watchAt = int64(at)
 	}
 }
 
@@ -264,7 +296,7 @@ func (tc *tcb) fail(err error) {
 	if tc.s.last == tc {
 		tc.s.last = nil
 	}
-	tc.rb.fail(err)
+	tc.wakeReader()
 	tc.write.finish(err)
 	if tc.dial != nil {
 		tc.answerDial(err)
@@ -280,7 +312,7 @@ func (tc *tcb) abort(err error) {
 // pending is a socket's Write waiting for the loop. The loop answers each
 // call exactly once, through finish, whoever ends it: the loop once room
 // or an error came, the socket's withdrawal at a deadline, or the stack's
-// shutdown. (Reads need no loop: readBuffer.)
+// shutdown. (Reads need no loop: tcb.read.)
 type pending struct {
 	buf     []byte
 	n       int // bytes moved so far
