@@ -300,7 +300,12 @@ func TestStrayIPv6IsIgnoredAndCounted(t *testing.T) {
 			require.GreaterOrEqual(t, got, uint64(strays), "every IPv6 datagram counted as not IPv4")
 			// Nothing answered the strays: all the lab wrote belongs to
 			// the transfer. (Not "no RST sent": on a loaded machine a
-			// late retransmission of the transfer's may draw one.)
+			// late retransmission of the transfer's may draw one.) The
+			// lab stops first, so nothing is being written while the
+			// two counts are read: the watcher sees each datagram before
+			// countOut does, and the transfer's end woke us as the
+			// watcher saw its last ACK, inside that very write.
+			require.NoError(t, l.Close())
 			flows := l.watch.Flows()
 			require.Len(t, flows, 1, "connections the lab took part in")
 			require.Equal(t, sent.Load(), flows[0].SegmentsOut, "datagrams the lab wrote, all of them the transfer's")
