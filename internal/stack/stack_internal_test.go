@@ -280,8 +280,9 @@ func TestBatchesAreBoundedAndEachDrawsOneACK(t *testing.T) {
 		s.poke()
 		r := <-res
 		require.NoError(t, r.err)
-		// The first batch is delivered whole at the end of its turn, and
-		// wakes the Read; the loop goes on to the next batches meanwhile.
+		// The first batch is readable at the end of its turn, which wakes
+		// the Read; the loop may take its next turns before the Read
+		// gets one.
 		require.GreaterOrEqual(t, r.n, 32*size, "the waiting Read gets at least the first batch")
 		rest, err := io.ReadAtLeast(c, make([]byte, 64<<10), segs*size-r.n)
 		require.NoError(t, err)
