@@ -494,6 +494,12 @@ func (e *endpoint) worthAnnouncing(w uint64, st connection.State) bool {
 // The socket's Reads tell the loop once the buffer drains that far
 // (tcb.watchReads), so the loop need not hear of every Read.
 func (e *endpoint) announceAt() (at uint64, ok bool) {
+	if e.advWnd >= 0xffff {
+		// The common case, asked after every turn of a bulk transfer:
+		// worthAnnouncing says no to every window, so the Connection
+		// need not be asked anything.
+		return 0, false
+	}
 	st := e.conn.State()
 	r := e.conn.EmptyMessage().Receiver
 	if !r.ACK || st == connection.RESET {
