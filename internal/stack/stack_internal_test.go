@@ -189,8 +189,9 @@ func TestLingerKeepsAnsweringAfterClose(t *testing.T) {
 		if d := diffSeen(wantACK, seenOf(p.recv()), false); d != "" {
 			t.Fatalf("a retransmitted FIN 5s later is acknowledged again (-want +got):\n%s", d)
 		}
-		// 10 × RTO after the last segment, the connection is gone.
-		time.Sleep(11 * time.Second)
+		// The linger (at least minTimeWait) after the last segment, the
+		// connection is gone.
+		time.Sleep(max(10*connection.DefaultConfig().InitialRTO, minTimeWait) + time.Second)
 		p.send(80, port, peerFIN, 0)
 		if d := diffSeen(seen{Flags: "R", Seq: iss + 2}, seenOf(p.recv()), false); d != "" {
 			t.Fatalf("after the linger the port is closed (-want +got):\n%s", d)

@@ -40,13 +40,16 @@ func (tc *tcb) canForget(st connection.State) bool {
 }
 
 // minTimeWait is the shortest a TIME_WAIT record lingers, whatever the
-// Connection's RTO. The wait is for the peer's retransmitted FIN, and the
-// peer's timer, not ours, says when that comes: Linux's starts at 200 ms or
-// more and doubles, so with our ACK lost and one of its retransmissions
-// lost too, the next FIN comes 1.2 s or more after the last. A Connection
-// configured with a short RTO (10 × 100 ms lingers 1 s) would answer that
-// FIN with an RST; a record costs a few hundred bytes, so it waits longer.
-const minTimeWait = 5 * time.Second
+// Connection's RTO: Linux's TIME_WAIT (TCP_TIMEWAIT_LEN). The wait is for
+// the peer's retransmissions, and the peer's timer, not ours, says when
+// they come: Linux's starts at 200 ms or more and doubles with every loss,
+// and a connection that already lost segments has backed it off. At 10%
+// loss CI saw Linux's retransmissions 3.5 s and then 6.7 s apart, our ACK
+// of its FIN lost, and a 5 s record gone before the next one came: it drew
+// our RST. A Connection configured with a short RTO (10 × 100 ms lingers
+// 1 s) would do the same sooner; a record costs a few hundred bytes, so it
+// waits as long as Linux's does.
+const minTimeWait = 60 * time.Second
 
 // forget replaces tc by a TIME_WAIT record.
 func (s *Stack) forget(tc *tcb) {
